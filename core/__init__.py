@@ -1,0 +1,1 @@
+"""Infrastructure: settings, database, security primitives, i18n and delivery of codes."""

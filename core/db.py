@@ -1,0 +1,85 @@
+"""The database: one async engine per process, short sessions, dialect-aware upserts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
+    """An engine for `url`.
+
+    SQLite gets one connection per process (a single writer never meets "database
+    is locked"), WAL, foreign keys and `BEGIN IMMEDIATE`, so that concurrent
+    transactions queue for the write lock instead of failing on lock upgrade.
+    """
+    if url.startswith("sqlite"):
+        options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+        if pool:
+            options.update(pool_size=1, max_overflow=0, pool_timeout=60)
+        else:
+            options["poolclass"] = NullPool
+        engine = create_async_engine(url, **options)
+        _configure_sqlite(engine)
+        return engine
+    options = {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True} if pool else {"poolclass": NullPool}
+    return create_async_engine(url, **options)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "foreign_keys=ON",
+            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            "synchronous=NORMAL",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """The engine and its session factory."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self) -> AsyncSession:
+        return self._sessions()
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - readiness only reports
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def insert_for(session: AsyncSession) -> Any:
+    """The dialect's `insert` (with `on_conflict_do_*`) for this session's database."""
+    bind = session.get_bind()
+    return postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert

@@ -1,0 +1,150 @@
+"""Security primitives: derived keys, JWTs, keyed code hashes, opaque tokens, passwords."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+JWT_ALGORITHM = "HS256"
+_password_hasher = PasswordHasher()
+# Verified against when an account does not exist, so timing does not tell.
+DUMMY_PASSWORD_HASH = _password_hasher.hash("washgate-dummy-password")
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Purpose-bound keys derived (HKDF) from the one deployment secret."""
+
+    jwt: bytes
+    codes: bytes
+    tokens: bytes
+    fernet: Fernet
+    demo: bytes
+
+    @classmethod
+    def derive(cls, secret: str) -> Keys:
+        def sub(label: str) -> bytes:
+            return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label.encode()).derive(
+                secret.encode()
+            )
+
+        return cls(
+            jwt=sub("washgate/jwt"),
+            codes=sub("washgate/codes"),
+            tokens=sub("washgate/tokens"),
+            fernet=Fernet(base64.urlsafe_b64encode(sub("washgate/pay-tokens"))),
+            demo=sub("washgate/demo"),
+        )
+
+
+def new_secret_key() -> str:
+    return secrets.token_urlsafe(48)
+
+
+# --- codes -----------------------------------------------------------------
+
+def generate_code(length: int) -> str:
+    """A uniformly random decimal code of `length` digits (leading zeros allowed)."""
+    return f"{secrets.randbelow(10**length):0{length}d}"
+
+
+def hash_code(keys: Keys, *, scope: str, code: str) -> str:
+    """Keyed hash of a short code, bound to what it proves (`scope`)."""
+    return hmac.new(keys.codes, f"{scope}\x00{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def code_matches(keys: Keys, *, scope: str, code: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_code(keys, scope=scope, code=code), stored_hash)
+
+
+# --- opaque tokens ---------------------------------------------------------
+
+def new_opaque_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(keys: Keys, token: str) -> str:
+    return hmac.new(keys.tokens, token.encode(), hashlib.sha256).hexdigest()
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+# --- JWT -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: int
+    session_id: str
+    jti: str
+
+
+class InvalidAccessToken(Exception):
+    """The access token is malformed, forged, expired or of another kind."""
+
+
+def encode_access_token(keys: Keys, *, user_id: int, session_id: str, now: datetime, ttl: int) -> str:
+    payload = {
+        "sub": str(user_id),
+        "sid": session_id,
+        "jti": secrets.token_hex(8),
+        "typ": "access",
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl)).timestamp()),
+    }
+    return jwt.encode(payload, keys.jwt, algorithm=JWT_ALGORITHM)
+
+
+def decode_access_token(keys: Keys, token: str) -> AccessClaims:
+    if len(token) > 2048:
+        raise InvalidAccessToken
+    try:
+        payload = jwt.decode(
+            token,
+            keys.jwt,
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["exp", "iat", "sub", "jti", "sid"]},
+        )
+        if payload.get("typ") != "access":
+            raise InvalidAccessToken
+        return AccessClaims(user_id=int(payload["sub"]), session_id=str(payload["sid"]), jti=payload["jti"])
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise InvalidAccessToken from exc
+
+
+# --- passwords -------------------------------------------------------------
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_password_hasher.hash, password)
+
+
+async def verify_password(password: str, stored_hash: str | None) -> tuple[bool, str | None]:
+    """(matches, new hash if the parameters changed). Always spends the same work."""
+
+    def check() -> tuple[bool, str | None]:
+        target = stored_hash or DUMMY_PASSWORD_HASH
+        try:
+            _password_hasher.verify(target, password)
+        except (VerificationError, InvalidHashError):
+            return False, None
+        if stored_hash is None:
+            return False, None
+        if _password_hasher.check_needs_rehash(target):
+            return True, _password_hasher.hash(password)
+        return True, None
+
+    return await asyncio.to_thread(check)

@@ -1,0 +1,121 @@
+"""Configuration: every knob is a `WASHGATE_*` environment variable (or `.env` line)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Settings of one washgate deployment; names and defaults are fixed by the contract."""
+
+    model_config = SettingsConfigDict(env_prefix="WASHGATE_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./washgate.db"
+    env: Literal["development", "production"] = "development"
+    secret_key: str | None = None
+    graphiql: bool | None = None
+    log_level: str = "info"
+
+    delivery_webhook_url: str | None = None
+    delivery_webhook_secret: str | None = None
+    delivery_timeout_seconds: float = Field(default=5, gt=0)
+
+    otp_length: int = Field(default=4, ge=4, le=10)
+    otp_ttl_seconds: int = Field(default=300, gt=0)
+    otp_max_attempts: int = Field(default=5, gt=0)
+    otp_resend_seconds: int = Field(default=60, ge=0)
+    sms_daily_quota: int = Field(default=10, ge=0)
+    phone_recent_seconds: int = Field(default=600, ge=0)
+    flashcall_prefix: str = Field(default="7487260", pattern=r"^\d{1,12}$")
+    access_token_ttl_seconds: int = Field(default=900, gt=0)
+    refresh_token_ttl_seconds: int = Field(default=2592000, gt=0)
+    pay_token_ttl_seconds: int = Field(default=1800, gt=0)
+    quota_timezone: str = "UTC"
+    app_sends_per_hour: int = Field(default=1000, ge=0)
+    test_phones: CommaList = []
+
+    max_body_bytes: int = Field(default=1048576, gt=0)
+    graphql_max_depth: int = Field(default=10, gt=0)
+    graphql_max_aliases: int = Field(default=15, gt=0)
+    graphql_max_tokens: int = Field(default=2000, gt=0)
+
+    phone_lock_failures: int = Field(default=10, gt=0)
+    phone_lock_seconds: int = Field(default=86400, ge=0)
+    ip_sends_per_hour: int = Field(default=60, ge=0)
+    sms_hourly_limit: int = Field(default=1000, ge=0)
+    allowed_countries: CommaList = ["RU"]
+    trusted_proxies: CommaList = []
+
+    _split_lists = field_validator("test_phones", "allowed_countries", "trusted_proxies", mode="before")(
+        _split
+    )
+
+    @field_validator("allowed_countries")
+    @classmethod
+    def _upper(cls, value: list[str]) -> list[str]:
+        return [item.upper() for item in value]
+
+    @field_validator("test_phones")
+    @classmethod
+    def _test_phones_shape(cls, value: list[str]) -> list[str]:
+        for item in value:
+            phone, sep, code = item.partition("=")
+            if not sep or not code.isdigit() or not phone.strip():
+                raise ValueError(f"test phone entry {item!r} is not PHONE=DIGITS")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ip_network(item, strict=False)
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else not self.is_production
+
+    @cached_property
+    def trusted_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(ip_network(item, strict=False) for item in self.trusted_proxies)
+
+    @cached_property
+    def test_phone_codes(self) -> dict[str, str]:
+        """E.164 phone -> fixed code; entries are normalised like any other phone."""
+        from core.phones import normalize_phone
+
+        codes: dict[str, str] = {}
+        for item in self.test_phones:
+            phone, _, code = item.partition("=")
+            codes[normalize_phone(phone.strip(), allowed=None)] = code.strip()
+        return codes
+
+    def problems_for_production(self) -> list[str]:
+        """What stops this configuration from starting in production."""
+        problems = []
+        if not self.secret_key or len(self.secret_key) < 32:
+            problems.append("WASHGATE_SECRET_KEY must be set to at least 32 characters")
+        if not self.delivery_webhook_url:
+            problems.append("WASHGATE_DELIVERY_WEBHOOK_URL must be set (codes are never logged)")
+        return problems

@@ -1,0 +1,1 @@
+"""Alembic migrations; `washgate migrate` (and `serve`) apply them."""

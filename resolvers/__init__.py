@@ -1,0 +1,1 @@
+"""The actions: plain async functions over a session, raising typed domain errors."""

@@ -1,0 +1,86 @@
+"""Client apps: one row carries the CallUp app token and the OAuth app_id + app_secret."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.clock import utcnow
+from core.security import hash_token
+from core.services import Services
+from models import ClientApp
+from resolvers.errors import DomainError, ErrorCode
+
+
+@dataclass(frozen=True)
+class AppCredentials:
+    app_id: str
+    app_secret: str
+    app_token: str
+
+
+def invalid_app() -> DomainError:
+    return DomainError(ErrorCode.INVALID_APP, "Bad app")
+
+
+async def create_app(
+    session: AsyncSession, *, services: Services, name: str, credentials: AppCredentials | None = None
+) -> AppCredentials:
+    """Register a client app; its secret and token are shown once and stored hashed."""
+    creds = credentials or AppCredentials(
+        app_id=secrets.token_hex(12), app_secret=secrets.token_urlsafe(32), app_token=str(uuid.uuid4())
+    )
+    session.add(
+        ClientApp(
+            app_id=creds.app_id,
+            secret_hash=hash_token(services.keys, creds.app_secret),
+            app_token_hash=hash_token(services.keys, creds.app_token),
+            name=name,
+        )
+    )
+    await session.commit()
+    return creds
+
+
+async def block_app(session: AsyncSession, *, app_id: str) -> bool:
+    result = await session.exec(
+        update(ClientApp).where(col(ClientApp.app_id) == app_id, col(ClientApp.blocked_at).is_(None)).values(blocked_at=utcnow())
+    )
+    await session.commit()
+    return bool(result.rowcount)
+
+
+async def app_by_id(session: AsyncSession, *, app_id: str) -> ClientApp | None:
+    return (await session.exec(select(ClientApp).where(ClientApp.app_id == app_id))).first()
+
+
+async def authenticate_app(
+    session: AsyncSession, *, services: Services, app_id: object, app_secret: object
+) -> ClientApp:
+    """The unblocked app with these credentials, else INVALID_APP."""
+    if not isinstance(app_id, str) or not isinstance(app_secret, str) or len(app_id) > 64 or len(app_secret) > 256:
+        raise invalid_app()
+    app = (await session.exec(select(ClientApp).where(ClientApp.app_id == app_id))).first()
+    expected = app.secret_hash if app else hash_token(services.keys, "")
+    if not hmac.compare_digest(hash_token(services.keys, app_secret), expected) or app is None:
+        raise invalid_app()
+    if app.blocked_at is not None:
+        raise invalid_app()
+    return app
+
+
+async def app_by_token(session: AsyncSession, *, services: Services, app_token: str | None) -> ClientApp | None:
+    """The unblocked app whose CallUp token this is, else None."""
+    if not app_token or len(app_token) > 64:
+        return None
+    app = (
+        await session.exec(select(ClientApp).where(ClientApp.app_token_hash == hash_token(services.keys, app_token)))
+    ).first()
+    if app is None or app.blocked_at is not None:
+        return None
+    return app

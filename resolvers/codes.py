@@ -1,0 +1,321 @@
+"""The codes engine shared by SMS, voice PIN and flash call.
+
+Codes come from `secrets`, are stored as keyed hashes, compared in constant time,
+expire, are single use and die after `OTP_MAX_ATTEMPTS` wrong tries. Every counter
+moves by one conditional UPDATE, so the limits hold across requests and processes.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.clock import utcnow
+from core.delivery import CodeMessage, DeliveryError
+from core.i18n import translate
+from core.security import code_matches, generate_code, hash_code
+from core.services import Services
+from models import VerificationCode
+from resolvers import limits
+from resolvers.errors import DeliveryFailed, ErrorCode, InvalidCode, RateLimited
+
+# Purposes whose wrong codes count towards the per-phone lock (the account's own flows).
+LOCKING_PURPOSES = frozenset({"auth", "phone_bind", "token_activation"})
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    code_id: int
+    code: str
+    code_length: int
+    next_code_available_at: datetime
+    expires_at: datetime
+    caller_id: str | None
+
+
+def _scope(phone: str, purpose: str, subject: str) -> str:
+    return f"{purpose}:{phone}:{subject}"
+
+
+def _cooldown_key(phone: str, purpose: str, channel: str) -> str:
+    return f"resend:{phone}:{purpose}:{channel}"
+
+
+def message_text(*, channel: str, code: str, locale: str, caller_id: str | None) -> str:
+    if channel == "voice":
+        return translate("Your code is {spoken}", locale, spoken=" ".join(code))
+    if channel == "flash_call":
+        return translate("Your code is the last digits of the calling number {caller_id}", locale, caller_id=caller_id)
+    return translate("Your washgate code: {code}", locale, code=code)
+
+
+async def live_code(session: AsyncSession, *, phone: str, purpose: str, subject: str = "") -> VerificationCode | None:
+    """The newest code for (phone, purpose, subject) that was neither used nor replaced."""
+    statement = (
+        select(VerificationCode)
+        .where(
+            VerificationCode.phone == phone,
+            VerificationCode.purpose == purpose,
+            VerificationCode.subject == subject,
+            col(VerificationCode.used_at).is_(None),
+            col(VerificationCode.revoked_at).is_(None),
+        )
+        .order_by(col(VerificationCode.id).desc())
+        .limit(1)
+    )
+    return (await session.exec(statement)).first()
+
+
+async def ensure_not_locked(session: AsyncSession, *, services: Services, phone: str, now: datetime) -> None:
+    until = await limits.phone_locked_until(session, phone=phone, now=now)
+    if until is not None:
+        raise RateLimited(until, message="Too many wrong codes for this phone, try again later")
+
+
+async def issue_code(
+    *,
+    session: AsyncSession,
+    services: Services,
+    phone: str,
+    purpose: str,
+    channel: str,
+    locale: str,
+    client_ip: str | None,
+    app_id: str | None = None,
+    subject: str = "",
+    chosen_code: str | None = None,
+) -> IssuedCode:
+    """Check every sending limit, store a fresh code (replacing the pending one) and deliver it.
+
+    Commits. A refused send raises before anything is delivered and uses nothing up;
+    a failed delivery kills the code and gives back the resend interval and quota.
+    """
+    settings = services.settings
+    now = utcnow()
+    fixed = settings.test_phone_codes.get(phone)
+    cooldown_key = _cooldown_key(phone, purpose, channel)
+    day_start, next_day = limits.day_window(now, settings.quota_timezone)
+    day_key = f"sms-day:{phone}"
+    try:
+        if purpose in LOCKING_PURPOSES:
+            await ensure_not_locked(session, services=services, phone=phone, now=now)
+        next_at = now + timedelta(seconds=settings.otp_resend_seconds)
+        running = await limits.take_cooldown(session, key=cooldown_key, now=now, until=next_at)
+        if running is not None:
+            raise RateLimited(running, message="A new code can be requested later")
+        if fixed is None:
+            await _take_sending_caps(session, services=services, now=now, client_ip=client_ip, app_id=app_id)
+            if channel == "sms" and not await limits.take_counter(
+                session, key=day_key, window_start=day_start, limit=settings.sms_daily_quota
+            ):
+                raise RateLimited(
+                    next_day, code=ErrorCode.SMS_QUOTA_EXCEEDED, message="The daily SMS limit for this phone is reached"
+                )
+        await session.exec(
+            update(VerificationCode)
+            .where(
+                col(VerificationCode.phone) == phone,
+                col(VerificationCode.purpose) == purpose,
+                col(VerificationCode.subject) == subject,
+                col(VerificationCode.used_at).is_(None),
+                col(VerificationCode.revoked_at).is_(None),
+            )
+            .values(revoked_at=now)
+        )
+        code = chosen_code or fixed or generate_code(settings.otp_length)
+        row = VerificationCode(
+            phone=phone,
+            purpose=purpose,
+            subject=subject,
+            channel=channel,
+            code_hash=hash_code(services.keys, scope=_scope(phone, purpose, subject), code=code),
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.otp_ttl_seconds),
+            max_attempts=settings.otp_max_attempts,
+        )
+        session.add(row)
+        await session.flush()
+        code_id = row.id
+        assert code_id is not None
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+
+    caller_id = settings.flashcall_prefix + code if channel == "flash_call" else None
+    if fixed is None:
+        message = CodeMessage(
+            channel=channel,
+            phone=phone,
+            code=code,
+            purpose=purpose,
+            locale=locale,
+            text=message_text(channel=channel, code=code, locale=locale, caller_id=caller_id),
+            caller_id=caller_id,
+        )
+        try:
+            await services.delivery.send(message, now=now)
+        except DeliveryError as exc:
+            await session.exec(update(VerificationCode).where(col(VerificationCode.id) == code_id).values(revoked_at=now))
+            await limits.clear_cooldown(session, key=cooldown_key)
+            if channel == "sms":
+                await limits.release_counter(session, key=day_key, window_start=day_start)
+            await session.commit()
+            raise DeliveryFailed(phone=phone) from exc
+    return IssuedCode(
+        code_id=code_id,
+        code=code,
+        code_length=len(code),
+        next_code_available_at=next_at,
+        expires_at=row.expires_at,
+        caller_id=caller_id,
+    )
+
+
+async def _take_sending_caps(
+    session: AsyncSession, *, services: Services, now: datetime, client_ip: str | None, app_id: str | None
+) -> None:
+    settings = services.settings
+    hour = limits.hour_window(now)
+    retry_at = hour + timedelta(hours=1)
+    if app_id is not None:
+        allowed = await limits.take_counter(
+            session, key=f"app-hour:{app_id}", window_start=hour, limit=settings.app_sends_per_hour
+        )
+    else:
+        allowed = await limits.take_counter(
+            session, key=f"ip-hour:{client_ip or 'unknown'}", window_start=hour, limit=settings.ip_sends_per_hour
+        )
+    if not allowed or not await limits.take_counter(
+        session, key="all-hour", window_start=hour, limit=settings.sms_hourly_limit
+    ):
+        raise RateLimited(retry_at)
+
+
+async def check_code(
+    *,
+    session: AsyncSession,
+    services: Services,
+    phone: str,
+    purpose: str,
+    code: str,
+    subject: str = "",
+    consume: bool = True,
+    require_pending: bool = False,
+    wrong_code: ErrorCode = ErrorCode.INVALID_OTP,
+) -> VerificationCode | None:
+    """Check `code` for (phone, purpose, subject).
+
+    On success the code is used up (`consume`) or left usable, and the caller's
+    transaction is left open for its own work. On failure the attempt is committed
+    and InvalidCode / RateLimited raised. Returns the matched row (None for a test
+    phone's fixed code where no request had to be pending).
+    """
+    settings = services.settings
+    now = utcnow()
+    locking = purpose in LOCKING_PURPOSES
+    try:
+        if locking:
+            await ensure_not_locked(session, services=services, phone=phone, now=now)
+        fixed = settings.test_phone_codes.get(phone)
+        row = await live_code(session, phone=phone, purpose=purpose, subject=subject)
+        if fixed is not None and hmac.compare_digest(fixed.encode(), code.encode()):
+            if row is None or row.expires_at <= now:
+                if require_pending:
+                    raise InvalidCode(0, code=wrong_code, phone=phone)
+                await limits.record_right_code(session, phone=phone, now=now)
+                return None
+            if consume or require_pending:
+                await _mark_used(session, row=row, now=now, wrong_code=wrong_code)
+            await limits.record_right_code(session, phone=phone, now=now)
+            return row
+        if row is None or row.expires_at <= now:
+            await _count_wrong(session, services=services, phone=phone, now=now, locking=locking)
+            raise InvalidCode(0, code=wrong_code, phone=phone)
+        if row.attempts >= row.max_attempts:
+            await _raise_exhausted(session, row=row, now=now, wrong_code=wrong_code)
+        attempts = (
+            await session.exec(
+                update(VerificationCode)
+                .where(
+                    col(VerificationCode.id) == row.id,
+                    col(VerificationCode.used_at).is_(None),
+                    col(VerificationCode.revoked_at).is_(None),
+                    col(VerificationCode.attempts) < col(VerificationCode.max_attempts),
+                    col(VerificationCode.expires_at) > now,
+                )
+                .values(attempts=VerificationCode.attempts + 1)
+                .returning(VerificationCode.attempts)
+            )
+        ).first()
+        if attempts is None:
+            await _raise_exhausted(session, row=row, now=now, wrong_code=wrong_code)
+        assert attempts is not None
+        if not code_matches(services.keys, scope=_scope(phone, purpose, subject), code=code, stored_hash=row.code_hash):
+            await _count_wrong(session, services=services, phone=phone, now=now, locking=locking)
+            raise InvalidCode(max(row.max_attempts - attempts[0], 0), code=wrong_code, phone=phone)
+        if consume:
+            await _mark_used(session, row=row, now=now, wrong_code=wrong_code)
+        else:
+            await session.exec(
+                update(VerificationCode)
+                .where(col(VerificationCode.id) == row.id)
+                .values(attempts=VerificationCode.attempts - 1)
+            )
+        if locking:
+            await limits.record_right_code(session, phone=phone, now=now)
+        return row
+    except (InvalidCode, RateLimited):
+        await session.commit()
+        raise
+
+
+async def consume_code(session: AsyncSession, *, row: VerificationCode | None, wrong_code: ErrorCode = ErrorCode.INVALID_OTP) -> None:
+    """Use up a code that `check_code(consume=False)` accepted earlier."""
+    if row is not None:
+        await _mark_used(session, row=row, now=utcnow(), wrong_code=wrong_code)
+
+
+async def _mark_used(session: AsyncSession, *, row: VerificationCode, now: datetime, wrong_code: ErrorCode) -> None:
+    used = (
+        await session.exec(
+            update(VerificationCode)
+            .where(col(VerificationCode.id) == row.id, col(VerificationCode.used_at).is_(None))
+            .values(used_at=now)
+            .returning(VerificationCode.id)
+        )
+    ).first()
+    if used is None:
+        raise InvalidCode(0, code=wrong_code, phone=row.phone)
+
+
+async def _count_wrong(session: AsyncSession, *, services: Services, phone: str, now: datetime, locking: bool) -> None:
+    if locking:
+        settings = services.settings
+        await limits.record_wrong_code(
+            session,
+            phone=phone,
+            now=now,
+            lock_after=settings.phone_lock_failures,
+            lock_seconds=settings.phone_lock_seconds,
+        )
+
+
+async def _raise_exhausted(
+    session: AsyncSession, *, row: VerificationCode, now: datetime, wrong_code: ErrorCode = ErrorCode.INVALID_OTP
+) -> None:
+    refreshed = (
+        await session.exec(
+            select(VerificationCode.used_at, VerificationCode.revoked_at).where(VerificationCode.id == row.id)
+        )
+    ).first()
+    if refreshed is not None and (refreshed[0] is not None or refreshed[1] is not None):
+        raise InvalidCode(0, code=wrong_code, phone=row.phone)
+    retry_at = await limits.cooldown_until(session, key=_cooldown_key(row.phone, row.purpose, row.channel))
+    raise RateLimited(
+        max(retry_at or now, now), code=ErrorCode.ATTEMPTS_EXHAUSTED, message="Too many wrong codes, request a new one"
+    )

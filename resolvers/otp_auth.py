@@ -1,0 +1,139 @@
+"""Register and sign in by phone + one-time code (seed 004), and change the account's phone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.services import Services
+from models import User
+from resolvers import codes, users
+from resolvers.codes import IssuedCode
+from resolvers.errors import ValidationFailed
+from resolvers.inputs import valid_code, valid_phone
+from resolvers.sessions import TokenPair, Viewer, start_session
+
+PURPOSE = "auth"
+CHANNELS = ("sms", "voice", "flash_call")
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    tokens: TokenPair
+
+
+@dataclass(frozen=True)
+class NeedsRegistration:
+    phone: str
+
+
+async def send_otp(
+    *,
+    session: AsyncSession,
+    services: Services,
+    phone: object,
+    channel: str = "sms",
+    locale: str,
+    client_ip: str | None,
+) -> tuple[str, IssuedCode]:
+    """Send a sign-in code to `phone`; returns its E.164 form and the issued code."""
+    number = valid_phone(phone, services.settings)
+    if channel not in CHANNELS:
+        raise ValidationFailed("channel")
+    issued = await codes.issue_code(
+        session=session,
+        services=services,
+        phone=number,
+        purpose=PURPOSE,
+        channel=channel,
+        locale=locale,
+        client_ip=client_ip,
+    )
+    return number, issued
+
+
+def _check_inputs(services: Services, phone: object, otp: object) -> tuple[str, str]:
+    number = valid_phone(phone, services.settings)
+    code = valid_code(otp, services.settings.otp_length)
+    return number, code
+
+
+async def login(*, session: AsyncSession, services: Services, phone: object, otp: object) -> SignedIn | NeedsRegistration:
+    """Sign in with a right code; with no (active) account, ask to register and leave the code usable."""
+    number, code = _check_inputs(services, phone, otp)
+    row = await codes.check_code(
+        session=session, services=services, phone=number, purpose=PURPOSE, code=code, consume=False
+    )
+    user = await users.user_by_phone(session, phone=number)
+    if user is None or not user.is_active:
+        await session.commit()
+        return NeedsRegistration(phone=number)
+    await codes.consume_code(session, row=row)
+    tokens, _ = await start_session(session, services=services, user_id=user.id or 0)
+    await session.commit()
+    return SignedIn(user=user, tokens=tokens)
+
+
+async def register(
+    *,
+    session: AsyncSession,
+    services: Services,
+    phone: object,
+    otp: object,
+    terms_accepted: object,
+    promo_terms_accepted: object,
+    name: object = None,
+) -> SignedIn:
+    """Create the account of a phone proven by its code (or take over an inactive one)."""
+    number, code = _check_inputs(services, phone, otp)
+    if not isinstance(terms_accepted, bool):
+        raise ValidationFailed("isTermsAccepted", "isTermsAccepted must be a boolean value")
+    if not isinstance(promo_terms_accepted, bool):
+        raise ValidationFailed("isPromoTermsAccepted", "isPromoTermsAccepted must be a boolean value")
+    if not terms_accepted:
+        raise ValidationFailed("isTermsAccepted", "Terms must be accepted")
+    if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 200):
+        raise ValidationFailed("name")
+    row = await codes.check_code(
+        session=session, services=services, phone=number, purpose=PURPOSE, code=code, consume=False
+    )
+    existing = await users.user_by_phone(session, phone=number)
+    if existing is not None and existing.is_active:
+        await session.commit()
+        raise users.account_exists()
+    await codes.consume_code(session, row=row)
+    if existing is not None:
+        user = await users.activate_account(
+            session, user=existing, name=name, terms_accepted=True, promo_terms_accepted=promo_terms_accepted
+        )
+    else:
+        user = await users.create_user(
+            session,
+            phone=number,
+            name=name.strip() if isinstance(name, str) else None,
+            terms_accepted=True,
+            promo_terms_accepted=promo_terms_accepted,
+        )
+    tokens, _ = await start_session(session, services=services, user_id=user.id or 0)
+    await session.commit()
+    return SignedIn(user=user, tokens=tokens)
+
+
+async def change_phone(
+    *, session: AsyncSession, services: Services, viewer: Viewer, phone: object, otp: object
+) -> User:
+    """Make `phone`, proven by a code sent to it with send_otp, the account's phone."""
+    number, code = _check_inputs(services, phone, otp)
+    await codes.check_code(session=session, services=services, phone=number, purpose=PURPOSE, code=code, consume=True)
+    user = await session.get(User, viewer.user.id)
+    assert user is not None
+    if user.phone != number:
+        other = await users.user_by_phone(session, phone=number)
+        if other is not None:
+            await session.rollback()
+            raise users.account_exists()
+    await users.set_verified_phone(session, user=user, phone=number)
+    await session.commit()
+    return user

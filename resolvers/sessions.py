@@ -1,0 +1,201 @@
+"""Sign-in sessions: access JWTs naming a session, rotating single-use refresh tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.clock import utcnow
+from core.security import (
+    InvalidAccessToken,
+    decode_access_token,
+    encode_access_token,
+    hash_token,
+    new_opaque_token,
+    new_uuid,
+)
+from core.services import Services
+from models import AuthSession, RefreshToken, User
+from resolvers.errors import DomainError, ErrorCode, unauthenticated
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The user behind a valid access token, and the session it names."""
+
+    user: User
+    session: AuthSession
+
+
+def invalid_refresh_token() -> DomainError:
+    return DomainError(ErrorCode.INVALID_REFRESH_TOKEN, "The refresh token is incorrect")
+
+
+def issue_access_token(services: Services, *, user_id: int, session_id: str) -> str:
+    return encode_access_token(
+        services.keys,
+        user_id=user_id,
+        session_id=session_id,
+        now=utcnow(),
+        ttl=services.settings.access_token_ttl_seconds,
+    )
+
+
+async def _new_refresh_token(session: AsyncSession, *, services: Services, session_id: str) -> str:
+    token = new_opaque_token()
+    now = utcnow()
+    session.add(
+        RefreshToken(
+            session_id=session_id,
+            token_hash=hash_token(services.keys, token),
+            created_at=now,
+            expires_at=now + timedelta(seconds=services.settings.refresh_token_ttl_seconds),
+        )
+    )
+    return token
+
+
+async def start_session(
+    session: AsyncSession,
+    *,
+    services: Services,
+    user_id: int,
+    app_id: str | None = None,
+    activation_pending: bool = False,
+) -> tuple[TokenPair, AuthSession]:
+    """Open a session for `user_id` and mint its first token pair (caller commits)."""
+    auth_session = AuthSession(id=new_uuid(), user_id=user_id, app_id=app_id, activation_pending=activation_pending)
+    session.add(auth_session)
+    await session.flush()
+    refresh = await _new_refresh_token(session, services=services, session_id=auth_session.id)
+    access = issue_access_token(services, user_id=user_id, session_id=auth_session.id)
+    return TokenPair(access, refresh, services.settings.access_token_ttl_seconds), auth_session
+
+
+async def rotate_tokens(
+    session: AsyncSession,
+    *,
+    services: Services,
+    refresh_token: str,
+    app_id: str | None,
+    via_app_endpoint: bool = False,
+) -> tuple[TokenPair, User]:
+    """Use up `refresh_token` and return a fresh pair. Commits.
+
+    `app_id` is the already authenticated client app (None when none was sent). A
+    token issued for an app refreshes only for that app; one issued without an app
+    refreshes only without one and never through the app endpoint (`via_app_endpoint`).
+    A used token presented again revokes its session (the whole family).
+    """
+    now = utcnow()
+    if not refresh_token or len(refresh_token) > 512:
+        raise invalid_refresh_token()
+    token_hash = hash_token(services.keys, refresh_token)
+    found = (
+        await session.exec(
+            select(RefreshToken, AuthSession)
+            .join(AuthSession, col(AuthSession.id) == col(RefreshToken.session_id))
+            .where(RefreshToken.token_hash == token_hash)
+        )
+    ).first()
+    if found is None:
+        raise invalid_refresh_token()
+    row, auth_session = found
+    if auth_session.revoked_at is not None or auth_session.activation_pending:
+        raise invalid_refresh_token()
+    if auth_session.app_id != app_id or (via_app_endpoint and auth_session.app_id is None):
+        raise invalid_refresh_token()
+    used = (
+        await session.exec(
+            update(RefreshToken)
+            .where(
+                col(RefreshToken.id) == row.id,
+                col(RefreshToken.used_at).is_(None),
+                col(RefreshToken.expires_at) > now,
+            )
+            .values(used_at=now)
+            .returning(RefreshToken.id)
+        )
+    ).first()
+    if used is None:
+        if row.used_at is not None or (await _was_used(session, row.id)):
+            await revoke_session(session, session_id=auth_session.id)
+            await session.commit()
+        raise invalid_refresh_token()
+    if auth_session.user_id is None:
+        await session.commit()
+        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "Account not found")
+    user = await session.get(User, auth_session.user_id)
+    if user is None:
+        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "Account not found")
+    new_refresh = await _new_refresh_token(session, services=services, session_id=auth_session.id)
+    access = issue_access_token(services, user_id=user.id or 0, session_id=auth_session.id)
+    await session.commit()
+    return TokenPair(access, new_refresh, services.settings.access_token_ttl_seconds), user
+
+
+async def _was_used(session: AsyncSession, token_id: int | None) -> bool:
+    used_at = (await session.exec(select(RefreshToken.used_at).where(RefreshToken.id == token_id))).first()
+    return used_at is not None
+
+
+async def revoke_session(session: AsyncSession, *, session_id: str) -> bool:
+    result = await session.exec(
+        update(AuthSession)
+        .where(col(AuthSession.id) == session_id, col(AuthSession.revoked_at).is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return bool(result.rowcount)
+
+
+async def logout(session: AsyncSession, *, services: Services, viewer: Viewer, refresh_token: str | None) -> bool:
+    """End the viewer's session, or the session `refresh_token` belongs to if it is the viewer's."""
+    session_id = viewer.session.id
+    if refresh_token:
+        owner = (
+            await session.exec(
+                select(AuthSession.id, AuthSession.user_id)
+                .join(RefreshToken, col(RefreshToken.session_id) == col(AuthSession.id))
+                .where(RefreshToken.token_hash == hash_token(services.keys, refresh_token))
+            )
+        ).first()
+        if owner is None or owner[1] != viewer.user.id:
+            raise invalid_refresh_token()
+        session_id = owner[0]
+    revoked = await revoke_session(session, session_id=session_id)
+    await session.commit()
+    return revoked
+
+
+async def authenticate(session: AsyncSession, *, services: Services, token: str, allow_pending: bool = False) -> Viewer:
+    """The viewer behind an access token; UNAUTHENTICATED when it is bad, expired,
+    logged out, awaiting activation (unless `allow_pending`) or its account is gone."""
+    try:
+        claims = decode_access_token(services.keys, token)
+    except InvalidAccessToken:
+        raise unauthenticated("The token is invalid or expired") from None
+    found = (
+        await session.exec(
+            select(AuthSession, User)
+            .join(User, col(User.id) == col(AuthSession.user_id))
+            .where(AuthSession.id == claims.session_id)
+        )
+    ).first()
+    if found is None:
+        raise unauthenticated("The token is invalid or expired")
+    auth_session, user = found
+    if auth_session.revoked_at is not None or user.id != claims.user_id:
+        raise unauthenticated("The token is invalid or expired")
+    if auth_session.activation_pending and not allow_pending:
+        raise unauthenticated("The token is not activated")
+    return Viewer(user=user, session=auth_session)

@@ -1,0 +1,138 @@
+"""Accounts: creation, lookup by phone, the account's phone and loyalty card."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.clock import utcnow
+from core.phones import digits_of
+from core.security import hash_password
+from models import Card, Phone, User
+from resolvers.errors import DomainError, ErrorCode
+
+DEFAULT_NAME = "Новый пользователь"
+
+
+def account_exists() -> DomainError:
+    return DomainError(ErrorCode.ACCOUNT_EXISTS, "Account already exists")
+
+
+async def user_by_phone(session: AsyncSession, *, phone: str) -> User | None:
+    return (await session.exec(select(User).where(User.phone == phone))).first()
+
+
+async def current_phone(session: AsyncSession, *, user: User) -> Phone | None:
+    """The Phone row of the account's verified phone."""
+    if user.phone is None:
+        return None
+    statement = (
+        select(Phone)
+        .where(Phone.user_id == user.id, Phone.number == user.phone)
+        .order_by(col(Phone.id).desc())
+        .limit(1)
+    )
+    return (await session.exec(statement)).first()
+
+
+async def phones_of(session: AsyncSession, *, user_id: int) -> list[Phone]:
+    return list((await session.exec(select(Phone).where(Phone.user_id == user_id).order_by(col(Phone.id)))).all())
+
+
+async def cards_of(session: AsyncSession, *, user_id: int) -> list[Card]:
+    return list((await session.exec(select(Card).where(Card.user_id == user_id).order_by(col(Card.id)))).all())
+
+
+async def set_verified_phone(session: AsyncSession, *, user: User, phone: str) -> Phone:
+    """Make `phone` the account's verified phone now (a new Phone row; old ones stay)."""
+    now = utcnow()
+    user.phone = phone
+    user.phone_verified_at = now
+    user.updated_at = now
+    session.add(user)
+    row = Phone(user_id=user.id or 0, number=phone, verified_at=now)
+    session.add(row)
+    if not (await session.exec(select(Card.id).where(Card.user_id == user.id))).first():
+        session.add(Card(user_id=user.id or 0, number=digits_of(phone)))
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        raise account_exists() from None
+    return row
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    phone: str | None = None,
+    email: str | None = None,
+    password: str | None = None,
+    name: str | None = None,
+    is_active: bool = True,
+    terms_accepted: bool = False,
+    promo_terms_accepted: bool = False,
+) -> User:
+    """Insert an account (with its phone and card when it has a phone). Caller commits.
+
+    Uniqueness is the table's: a concurrent duplicate raises ACCOUNT_EXISTS.
+    """
+    now = utcnow()
+    user = User(
+        name=name or DEFAULT_NAME,
+        email=email.lower() if email else None,
+        password_hash=await hash_password(password) if password else None,
+        is_active=is_active,
+        terms_accepted=terms_accepted,
+        promo_terms_accepted=promo_terms_accepted,
+        activated_at=now if is_active else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        raise account_exists() from None
+    if phone is not None:
+        await set_verified_phone(session, user=user, phone=phone)
+    return user
+
+
+async def activate_account(
+    session: AsyncSession,
+    *,
+    user: User,
+    name: object = None,
+    terms_accepted: bool = False,
+    promo_terms_accepted: bool = False,
+) -> User:
+    """Turn an inactive account (seed 003 phone token) into a full one. Caller commits."""
+    now = utcnow()
+    user.is_active = True
+    user.activated_at = now
+    user.updated_at = now
+    user.phone_verified_at = now
+    if isinstance(name, str) and name.strip():
+        user.name = name.strip()
+    user.terms_accepted = user.terms_accepted or terms_accepted
+    user.promo_terms_accepted = user.promo_terms_accepted or promo_terms_accepted
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def add_driver_profile(session: AsyncSession, *, user: User) -> None:
+    """Give the account a driver profile (seed 003's `driver`). Caller commits."""
+    raise DomainError(ErrorCode.VALIDATION_FAILED, "Driver profiles are not available yet", field="driver")
+
+
+async def delete_user(session: AsyncSession, *, user_id: int) -> bool:
+    user = await session.get(User, user_id)
+    if user is None:
+        return False
+    await session.delete(user)
+    await session.commit()
+    return True

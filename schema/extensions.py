@@ -1,0 +1,52 @@
+"""Query limits and caches, built once per schema (rule classes are not rebuilt per request)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import IgnoreContext
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+
+log = logging.getLogger("washgate.graphql")
+
+
+def _ignore_introspection(context: IgnoreContext) -> bool:
+    # graphql-core's own introspection-depth rule bounds introspection queries.
+    return context.field_name.startswith("__")
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    """Mask unexpected exceptions; keep GraphQL's own errors and deliberate ones."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return False
+    log.error("unexpected error in GraphQL resolver", exc_info=original)
+    return True
+
+
+def schema_extensions(
+    *, max_depth: int, max_aliases: int, max_tokens: int, introspection: bool
+) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
+    rules: list[Any] = [depth_rule(max_depth, _ignore_introspection), aliases_rule(max_aliases)]
+    if not introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return [
+        lambda: MaxTokensLimiter(max_tokens),
+        lambda: AddValidationRules(rules),
+        lambda: MaskErrors(should_mask_error=_should_mask),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+    ]

@@ -1,0 +1,82 @@
+"""User, Phone and Card types, and the `me` query."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from core.phones import mask_phone
+from models import Card as CardRow
+from models import Phone as PhoneRow
+from models import User as UserRow
+from resolvers import users
+
+
+@strawberry.type(description="A phone number the account has proven.")
+class Phone:
+    id: strawberry.ID
+    number: str = strawberry.field(description="E.164, e.g. +79161234567")
+    masked: str
+    verified_at: datetime | None
+    bound_at: datetime | None
+
+    @classmethod
+    def from_model(cls, row: PhoneRow) -> Phone:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            number=row.number,
+            masked=mask_phone(row.number),
+            verified_at=row.verified_at,
+            bound_at=row.bound_at,
+        )
+
+
+@strawberry.type(description="The account's loyalty card, numbered by its phone.")
+class Card:
+    id: strawberry.ID
+    number: str
+    balance: int
+
+    @classmethod
+    def from_model(cls, row: CardRow) -> Card:
+        return cls(id=strawberry.ID(str(row.id)), number=row.number, balance=row.balance)
+
+
+@strawberry.type(description="An account.")
+class User:
+    id: strawberry.ID
+    name: str | None
+    email: str | None
+    row: strawberry.Private[UserRow]
+
+    @classmethod
+    def from_model(cls, row: UserRow) -> User:
+        return cls(id=strawberry.ID(str(row.id)), name=row.name, email=row.email, row=row)
+
+    @strawberry.field(description="The account's verified phone.")
+    async def phone(self, info: Info) -> Phone | None:
+        async with info.context.db.session() as session:
+            row = await users.current_phone(session, user=self.row)
+        return Phone.from_model(row) if row else None
+
+    @strawberry.field(description="Every phone the account has proven, oldest first.")
+    async def phones(self, info: Info) -> list[Phone]:
+        async with info.context.db.session() as session:
+            rows = await users.phones_of(session, user_id=self.row.id or 0)
+        return [Phone.from_model(row) for row in rows]
+
+    @strawberry.field
+    async def cards(self, info: Info) -> list[Card]:
+        async with info.context.db.session() as session:
+            rows = await users.cards_of(session, user_id=self.row.id or 0)
+        return [Card.from_model(row) for row in rows]
+
+
+@strawberry.type
+class UserQueries:
+    @strawberry.field(description="The signed-in user; null when anonymous.")
+    async def me(self, info: Info) -> User | None:
+        viewer = await info.context.viewer_for_query()
+        return User.from_model(viewer.user) if viewer else None

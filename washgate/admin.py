@@ -1,0 +1,127 @@
+"""Admin commands (`washgate apps|users|service-tokens|carwashes ...` and `demo`)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import uuid
+from typing import Any
+
+from core.db import Database
+from core.phones import PhoneError, normalize_phone
+from core.services import Services
+from resolvers import apps, users
+from resolvers.apps import AppCredentials
+from resolvers.errors import DomainError
+
+DEMO_PHONE = "+79990000000"
+
+
+class AdminError(Exception):
+    """An admin command that cannot be carried out; the message says why."""
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+async def apps_create(db: Database, services: Services, args: argparse.Namespace) -> dict[str, Any]:
+    async with db.session() as session:
+        creds = await apps.create_app(session, services=services, name=args.name)
+    return {"app_id": creds.app_id, "app_secret": creds.app_secret, "app_token": creds.app_token}
+
+
+async def apps_block(db: Database, services: Services, args: argparse.Namespace) -> dict[str, Any]:
+    async with db.session() as session:
+        if not await apps.block_app(session, app_id=args.app_id):
+            raise AdminError(f"no unblocked app {args.app_id}")
+    return {"app_id": args.app_id, "blocked": True}
+
+
+async def users_create(db: Database, services: Services, args: argparse.Namespace) -> dict[str, Any]:
+    if (args.email is None) != (args.password is None):
+        raise AdminError("--email and --password go together")
+    phone = None
+    if args.phone is not None:
+        try:
+            phone = normalize_phone(args.phone, allowed=None)
+        except PhoneError:
+            raise AdminError(f"not a phone number: {args.phone}") from None
+    async with db.session() as session:
+        try:
+            user = await users.create_user(session, phone=phone, email=args.email, password=args.password, name=args.name)
+            if args.driver:
+                await users.add_driver_profile(session, user=user)
+            await session.commit()
+        except DomainError as exc:
+            raise AdminError(exc.message) from None
+    return {"id": str(user.id)}
+
+
+async def users_delete(db: Database, services: Services, args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        user_id = int(args.id)
+    except ValueError:
+        raise AdminError(f"no user {args.id}") from None
+    async with db.session() as session:
+        if not await users.delete_user(session, user_id=user_id):
+            raise AdminError(f"no user {args.id}")
+    return {"id": str(user_id), "deleted": True}
+
+
+def demo_secret(services: Services, label: str, size: int = 16) -> bytes:
+    return hashlib.sha256(services.keys.demo + label.encode()).digest()[:size]
+
+
+async def demo(db: Database, services: Services, args: argparse.Namespace | None = None) -> dict[str, Any]:
+    """Seed (idempotently) a demo app, service token, carwash and user; secrets derive from the key."""
+    creds = AppCredentials(
+        app_id=demo_secret(services, "app_id", 12).hex(),
+        app_secret=demo_secret(services, "app_secret", 24).hex(),
+        app_token=str(uuid.UUID(bytes=demo_secret(services, "app_token"), version=4)),
+    )
+    async with db.session() as session:
+        if await apps.app_by_id(session, app_id=creds.app_id) is None:
+            await apps.create_app(session, services=services, name="Demo app", credentials=creds)
+        user = await users.user_by_phone(session, phone=DEMO_PHONE)
+        if user is None:
+            user = await users.create_user(session, phone=DEMO_PHONE, name="Demo user")
+            await session.commit()
+    return {
+        "app": {"app_id": creds.app_id, "app_secret": creds.app_secret, "app_token": creds.app_token},
+        "user": {"id": str(user.id), "phone": DEMO_PHONE},
+    }
+
+
+async def _demo_action(db: Database, services: Services, args: argparse.Namespace) -> dict[str, Any]:
+    return await demo(db, services, args)
+
+
+def add_commands(sub: Any) -> None:
+    demo_cmd = sub.add_parser("demo", help="seed demo data and print it")
+    _json_flag(demo_cmd)
+    demo_cmd.set_defaults(action=_demo_action)
+
+    apps_cmd = sub.add_parser("apps", help="client apps").add_subparsers(dest="apps_command", required=True)
+    create = apps_cmd.add_parser("create")
+    create.add_argument("--name", required=True)
+    _json_flag(create)
+    create.set_defaults(action=apps_create)
+    block = apps_cmd.add_parser("block")
+    block.add_argument("app_id")
+    _json_flag(block)
+    block.set_defaults(action=apps_block)
+
+    users_cmd = sub.add_parser("users", help="accounts").add_subparsers(dest="users_command", required=True)
+    ucreate = users_cmd.add_parser("create")
+    ucreate.add_argument("--email")
+    ucreate.add_argument("--password")
+    ucreate.add_argument("--phone")
+    ucreate.add_argument("--name")
+    ucreate.add_argument("--driver", action="store_true")
+    _json_flag(ucreate)
+    ucreate.set_defaults(action=users_create)
+    udelete = users_cmd.add_parser("delete")
+    udelete.add_argument("id")
+    _json_flag(udelete)
+    udelete.set_defaults(action=users_delete)

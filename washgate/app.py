@@ -1,0 +1,143 @@
+"""The application factory: one Starlette app serving GraphQL and the five legacy APIs."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from core.db import Database
+from core.delivery import Delivery, LogDelivery, WebhookDelivery
+from core.security import Keys
+from core.services import Services
+from core.settings import Settings
+from resolvers.errors import DomainError
+from resolvers.server_secret import load_or_create_secret_key
+from rest_compat import LEGACY_APIS, api_for_path
+from schema import build_schema
+from washgate import docs, graphiql
+from washgate.events import make_event_bus
+from washgate.graphql_app import WashgateGraphQL
+from washgate.middleware import ShapedBodyLimit, render_request_error
+
+log = logging.getLogger("washgate")
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot run (production without a key or a webhook, ...)."""
+
+
+def make_delivery(settings: Settings) -> Delivery:
+    if settings.delivery_webhook_url:
+        return WebhookDelivery(
+            settings.delivery_webhook_url,
+            secret=settings.delivery_webhook_secret,
+            timeout=settings.delivery_timeout_seconds,
+        )
+    return LogDelivery(reveal_codes=not settings.is_production)
+
+
+class LazyGraphQL:
+    """The GraphQL endpoint, built in the lifespan once the secret key is known."""
+
+    def __init__(self) -> None:
+        self.view: WashgateGraphQL | None = None
+
+    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        if self.view is None:
+            raise HTTPException(503)
+        await self.view(scope, receive, send)
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    db: Database | None = getattr(request.app.state, "db", None)
+    if db is not None and await db.ping():
+        return JSONResponse({"status": "ready"})
+    return JSONResponse({"status": "unavailable"}, status_code=503)
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    api = api_for_path(request.url.path)
+    if api is None:
+        return JSONResponse({"detail": exc.message, "code": exc.code.name}, status_code=400)
+    return api.render_domain_error(request, exc)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    response = render_request_error(request, exc.status_code)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return render_request_error(request, 500)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+    graphql = LazyGraphQL()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.is_production and (problems := settings.problems_for_production()):
+            raise ConfigurationError("; ".join(problems))
+        db = Database(settings.database_url)
+        secret = settings.secret_key
+        if not secret:
+            async with db.session() as session:
+                secret = await load_or_create_secret_key(session)
+        services = Services(settings=settings, keys=Keys.derive(secret), delivery=make_delivery(settings))
+        services.events = make_event_bus(settings, db)
+        await services.events.start()
+        app.state.db = db
+        app.state.services = services
+        schema = build_schema(
+            max_depth=settings.graphql_max_depth,
+            max_aliases=settings.graphql_max_aliases,
+            max_tokens=settings.graphql_max_tokens,
+            introspection=settings.graphiql_enabled,
+        )
+        graphql.view = WashgateGraphQL(schema, db=db, services=services, graphiql_page=graphiql.page)
+        try:
+            yield
+        finally:
+            graphql.view = None
+            await services.events.stop()
+            await services.delivery.aclose()
+            await db.dispose()
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        *docs.routes(),
+        *graphiql.routes(),
+    ]
+    for api in LEGACY_APIS:
+        routes.extend(api.routes)
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(ShapedBodyLimit),
+            Middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes),
+        ],
+        exception_handlers={DomainError: domain_error, HTTPException: http_error, Exception: server_error},
+    )

@@ -1,0 +1,152 @@
+"""The `washgate` command: serve, migrate, demo and the admin commands."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from core.db import Database
+from core.security import Keys
+from core.services import Services
+from core.settings import Settings
+from washgate import admin
+
+
+def _emit(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value}")
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def run_admin(settings: Settings, action: Callable[[Database, Services], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """Migrate, then run one admin action with a database and services of its own."""
+    from core.migrate import upgrade
+
+    upgrade(settings.database_url)
+
+    async def main() -> dict[str, Any]:
+        from resolvers.server_secret import load_or_create_secret_key
+        from washgate.app import make_delivery
+
+        db = Database(settings.database_url)
+        try:
+            secret = settings.secret_key
+            if not secret:
+                async with db.session() as session:
+                    secret = await load_or_create_secret_key(session)
+            services = Services(settings=settings, keys=Keys.derive(secret), delivery=make_delivery(settings))
+            return await action(db, services)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from core.migrate import upgrade
+
+    if settings.is_sqlite and args.workers > 1:
+        print(
+            "washgate: --workers above 1 needs PostgreSQL: set WASHGATE_DATABASE_URL=postgresql+asyncpg://...",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.is_production and (problems := settings.problems_for_production()):
+        print("washgate: refusing to start in production: " + "; ".join(problems), file=sys.stderr)
+        return 2
+    upgrade(settings.database_url)
+    if args.demo:
+        result = run_admin(settings, admin.demo)
+        print("demo data: " + json.dumps(result, ensure_ascii=False))
+    base = f"http://{args.host}:{args.port}"
+    print(f"washgate on {base}  (database: {settings.database_url.split('://')[0]})")
+    if settings.graphiql_enabled:
+        print(f"  GraphiQL:   {base}/graphql")
+    else:
+        print(f"  GraphQL:    {base}/graphql (POST; GraphiQL off in production)")
+    print(f"  REST docs:  {base}/docs   OpenAPI: {base}/openapi.json")
+    sys.stdout.flush()
+    uvicorn.run(
+        "washgate.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=not args.no_access_log,
+        proxy_headers=False,
+        server_header=False,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from core.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print("migrations applied")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="washgate", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="apply migrations and serve HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--no-access-log", action="store_true")
+    serve.add_argument("--demo", action="store_true", help="seed the demo data first")
+    serve.set_defaults(handler=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply migrations and exit")
+    migrate.set_defaults(handler=cmd_migrate)
+
+    admin.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+    except Exception as exc:  # noqa: BLE001 - a configuration error is the user's to fix
+        print(f"washgate: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    if hasattr(args, "action"):
+        try:
+            result = run_admin(settings, lambda db, services: args.action(db, services, args))
+        except admin.AdminError as exc:
+            print(f"washgate: {exc}", file=sys.stderr)
+            return 1
+        _emit(result, getattr(args, "json", False))
+        return 0
+    return int(args.handler(args, settings))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

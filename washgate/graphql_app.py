@@ -1,0 +1,88 @@
+"""The GraphQL endpoint: Strawberry's ASGI view with washgate's context and JSON errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from cross_web import HTTPException
+
+from core.db import Database
+from core.net import client_ip, request_locale
+from core.services import Services
+from schema.context import Context
+
+
+def graphql_error_response(message: str, code: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+class WashgateGraphQL(GraphQL):
+    """POST-only JSON GraphQL (no queries or mutations by GET, no forms, no batching)."""
+
+    def __init__(self, schema: Any, *, db: Database, services: Services, graphiql_page: Any) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if services.settings.graphiql_enabled else None,
+            allow_queries_via_get=False,
+            multipart_uploads_enabled=False,
+            keep_alive=True,
+            keep_alive_interval=15,
+        )
+        self.db = db
+        self.services = services
+        self.graphiql_page = graphiql_page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            code = {405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 404: "NOT_FOUND"}.get(
+                exc.status_code, "VALIDATION_FAILED"
+            )
+            headers = {"Allow": "POST"} if exc.status_code == 405 else None
+            response = graphql_error_response(exc.reason, code, exc.status_code, headers)
+        await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return self.graphiql_page(request)  # type: ignore[no-any-return]
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        settings = self.services.settings
+        return Context(
+            request=request,
+            response=response,
+            db=self.db,
+            services=self.services,
+            locale=request_locale(request, "en"),
+            client_ip=client_ip(request, settings),
+            authorization=request.headers.get("authorization"),
+            app_token=request.headers.get("x-application-token"),
+        )
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """Browsers cannot set headers on a WebSocket: the token comes in connectionParams."""
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        authorization = params.get("Authorization") or params.get("authorization")
+        if authorization is not None and not isinstance(authorization, str):
+            return False
+        context.authorization = authorization
+        try:
+            await context.viewer()
+        except Exception:  # noqa: BLE001 - any failure refuses the connection
+            return False
+        return None
+

@@ -1,0 +1,55 @@
+"""Request-level errors in the shape of the API whose path was called."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from rest_compat import api_for_path
+from washgate.graphql_app import graphql_error_response
+
+log = logging.getLogger("washgate")
+
+
+def render_request_error(request: Request, status: int) -> Response:
+    """404, 405, 413 or 500 for `request.url.path`, shaped by the API that owns the path."""
+    path = request.url.path
+    api = api_for_path(path)
+    if api is not None:
+        return api.render_request_error(request, status)
+    message = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}.get(status, "Internal server error")
+    if path == "/graphql":
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(status, "INTERNAL_ERROR")
+        return graphql_error_response(message, code, status)
+    return JSONResponse({"detail": message}, status_code=status)
+
+
+class ShapedBodyLimit:
+    """Starlette's body limit answers 413 in plain text; answer it in the API's shape."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def shaped_send(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                headers = dict(message.get("headers", []))
+                if headers.get(b"content-type", b"").startswith(b"text/plain"):
+                    replaced = True
+                    response = render_request_error(Request(scope), 413)
+                    await response(scope, receive, send)
+                    return
+            if replaced:
+                return
+            await send(message)
+
+        await self.app(scope, receive, shaped_send)
