@@ -130,7 +130,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *docs.routes(),
         *graphiql.routes(),
     ]
-    for api in LEGACY_APIS:
+    # Longest mount first: /v1/auth/phone (seed 002) must win over /v1 (seed 001).
+    for api in sorted(LEGACY_APIS, key=lambda api: -max(len(prefix) for prefix in api.prefixes)):
         routes.extend(api.routes)
     return Starlette(
         routes=routes,
