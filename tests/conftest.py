@@ -33,6 +33,7 @@ TEST_SECRET = "test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "settings(**overrides): settings for this test's app")
+    config.addinivalue_line("markers", "real_delivery: keep the configured delivery (log or webhook)")
 
 
 def _postgres_admin_url() -> str | None:
@@ -104,11 +105,14 @@ def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def app(database_url: str, settings_overrides: dict[str, Any]) -> AsyncIterator[Any]:
+async def app(
+    database_url: str, settings_overrides: dict[str, Any], request: pytest.FixtureRequest
+) -> AsyncIterator[Any]:
     await empty_database(database_url)
     application = create_app(make_settings(database_url, **settings_overrides))
     async with application.router.lifespan_context(application):
-        application.state.services.delivery = RecordingDelivery()
+        if request.node.get_closest_marker("real_delivery") is None:
+            application.state.services.delivery = RecordingDelivery()
         yield application
 
 

@@ -1,0 +1,144 @@
+"""Delivery through a real webhook receiver (signed per Standard Webhooks) and the dev log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import uvicorn
+from standardwebhooks.webhooks import Webhook
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from sqlmodel import select
+
+from models import VerificationCode
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+PHONE = "+79161234567"
+SEND = "/api/v2/auth/send/otp"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Receiver:
+    """A real HTTP server that records webhook posts and answers `status`."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.status = 204
+        self.delay = 0.0
+
+        async def hook(request: Request) -> JSONResponse:
+            self.requests.append((dict(request.headers), await request.body()))
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            return JSONResponse({}, status_code=self.status)
+
+        config = uvicorn.Config(
+            Starlette(routes=[Route("/hook", hook, methods=["POST"])]),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+        )
+        self.server = uvicorn.Server(config)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    hook = Receiver()
+    task = asyncio.create_task(hook.server.serve())
+    while not hook.server.started:
+        await asyncio.sleep(0.01)
+    yield hook
+    hook.server.should_exit = True
+    await task
+
+
+@pytest.fixture
+def settings_overrides(request: pytest.FixtureRequest, receiver: Receiver) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "delivery_webhook_url": receiver.url,
+        "delivery_webhook_secret": SECRET,
+        "delivery_timeout_seconds": 0.5,
+    }
+    marker = request.node.get_closest_marker("settings")
+    values.update(marker.kwargs if marker else {})
+    return values
+
+
+@pytest.mark.real_delivery
+async def test_webhook_gets_a_signed_payload(client, receiver):
+    response = await client.post(SEND, json={"phone": PHONE}, headers={"Accept-Language": "ru"})
+    assert response.status_code == 201
+    [(headers, body)] = receiver.requests
+    payload = Webhook(SECRET).verify(body, headers)
+    assert payload["type"] == "otp.sms"
+    data = payload["data"]
+    assert data["phone"] == PHONE and data["purpose"] == "auth" and data["locale"] == "ru"
+    assert len(data["code"]) == 4 and data["code"] in data["text"] and "код" in data["text"]
+    assert "caller_id" not in data
+    assert payload["timestamp"]
+    assert data["code"] not in response.text
+
+
+@pytest.mark.real_delivery
+async def test_flash_call_payload_carries_the_caller_id(client, receiver):
+    query = 'mutation { sendOtp(input: {phone: "+79161234567", channel: FLASH_CALL}) { __typename } }'
+    await client.post("/graphql", json={"query": query})
+    [(headers, body)] = receiver.requests
+    data = json.loads(body)["data"]
+    assert json.loads(body)["type"] == "otp.flash_call"
+    assert data["caller_id"] == "7487260" + data["code"]
+
+
+@pytest.mark.real_delivery
+@pytest.mark.parametrize("status", [500, 404])
+async def test_non_2xx_is_a_failed_delivery_that_leaves_no_usable_code(client, receiver, fetch, status):
+    receiver.status = status
+    response = await client.post(SEND, json={"phone": PHONE})
+    assert response.status_code == 500 and response.json()["code"] == 6
+    [row] = await fetch(select(VerificationCode))
+    assert row.revoked_at is not None
+    receiver.status = 200
+    assert (await client.post(SEND, json={"phone": PHONE})).status_code == 201
+
+
+@pytest.mark.real_delivery
+async def test_timeout_is_a_failed_delivery(client, receiver):
+    receiver.delay = 2
+    response = await client.post(SEND, json={"phone": PHONE})
+    assert response.status_code == 500 and response.json()["code"] == 6
+
+
+@pytest.mark.real_delivery
+@pytest.mark.settings(delivery_webhook_url="http://127.0.0.1:9/hook")
+async def test_refused_connection_is_a_failed_delivery(client):
+    response = await client.post(SEND, json={"phone": PHONE})
+    assert response.status_code == 500 and response.json()["code"] == 6
+
+
+@pytest.mark.real_delivery
+@pytest.mark.settings(delivery_webhook_url=None, delivery_webhook_secret=None)
+async def test_development_logs_the_code_at_warning(client, caplog):
+    with caplog.at_level(logging.INFO, logger="washgate"):
+        await client.post(SEND, json={"phone": PHONE})
+    [record] = [r for r in caplog.records if r.name == "washgate.delivery"]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage().startswith(f"delivery type=otp.sms phone={PHONE} code=")

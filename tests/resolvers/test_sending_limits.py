@@ -1,0 +1,69 @@
+"""Sending limits of the codes engine, seen through the seed 004 send endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+SEND = "/api/v2/auth/send/otp"
+PHONE = "+79161234567"
+
+
+def phones(n: int) -> list[str]:
+    return [f"+7916123{i:04d}" for i in range(n)]
+
+
+@pytest.mark.settings(otp_resend_seconds=0, sms_daily_quota=2)
+async def test_daily_quota_per_phone(client, deliveries):
+    assert [(await client.post(SEND, json={"phone": PHONE})).status_code for _ in range(3)] == [201, 201, 429]
+    assert len(deliveries.to(PHONE)) == 2
+    assert (await client.post(SEND, json={"phone": "+79161234568"})).status_code == 201
+
+
+@pytest.mark.settings(otp_resend_seconds=0, sms_daily_quota=1)
+async def test_failed_delivery_uses_no_quota(client, deliveries):
+    deliveries.failing = True
+    assert (await client.post(SEND, json={"phone": PHONE})).status_code == 500
+    deliveries.failing = False
+    assert (await client.post(SEND, json={"phone": PHONE})).status_code == 201
+
+
+@pytest.mark.settings(ip_sends_per_hour=3)
+async def test_sends_per_client_address_ignore_forwarded_headers(client, deliveries):
+    statuses = [
+        (await client.post(SEND, json={"phone": phone}, headers={"X-Forwarded-For": f"198.51.100.{i}"})).status_code
+        for i, phone in enumerate(phones(4))
+    ]
+    assert statuses == [201, 201, 201, 429]
+    assert len(deliveries.messages) == 3
+
+
+@pytest.mark.settings(ip_sends_per_hour=1, trusted_proxies=["203.0.113.0/24"])
+async def test_trusted_proxy_forwards_the_client_address(client, deliveries):
+    statuses = [
+        (await client.post(SEND, json={"phone": phone}, headers={"X-Forwarded-For": f"198.51.100.{i}"})).status_code
+        for i, phone in enumerate(phones(3))
+    ]
+    assert statuses == [201, 201, 201]
+    same = await client.post(SEND, json={"phone": "+79169999999"}, headers={"X-Forwarded-For": "198.51.100.0"})
+    assert same.status_code == 429
+
+
+@pytest.mark.settings(sms_hourly_limit=2)
+async def test_hourly_cap_over_all_deliveries(client, deliveries):
+    statuses = [(await client.post(SEND, json={"phone": phone})).status_code for phone in phones(3)]
+    assert statuses == [201, 201, 429]
+
+
+async def test_parallel_sends_to_one_phone_deliver_once(client, deliveries):
+    responses = await asyncio.gather(*[client.post(SEND, json={"phone": PHONE}) for _ in range(20)])
+    assert sorted(r.status_code for r in responses) == [201] + [429] * 19
+    assert len(deliveries.to(PHONE)) == 1
+
+
+@pytest.mark.settings(ip_sends_per_hour=5, otp_resend_seconds=0)
+async def test_parallel_sends_cannot_pass_the_address_cap(client, deliveries):
+    responses = await asyncio.gather(*[client.post(SEND, json={"phone": phone}) for phone in phones(30)])
+    assert sum(r.status_code == 201 for r in responses) == 5
+    assert len(deliveries.messages) == 5

@@ -1,0 +1,124 @@
+"""The shell: health, GraphQL transport rules and limits, production mode, the secret key."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from models import ServerSecret
+from tests.conftest import make_settings
+from tests.support import gql
+from washgate.app import ConfigurationError, create_app
+
+ME = "query { me { id } }"
+
+
+async def test_health_and_readiness(client):
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+
+
+async def test_openapi_document_lists_the_legacy_paths(client):
+    document = (await client.get("/openapi.json")).json()
+    assert document["openapi"] == "3.1.0"
+    assert "post" in document["paths"]["/api/v2/auth/send/otp"]
+    docs = await client.get("/docs")
+    assert docs.status_code == 200 and "/api/v2/auth/login" in docs.text
+
+
+async def test_too_many_aliases_are_refused(client, deliveries):
+    fields = " ".join(f"a{i}: sendOtp(input: {{phone: \"+7916123456{i % 10}\"}}) {{ __typename }}" for i in range(16))
+    result = await gql(client, f"mutation {{ {fields} }}")
+    assert result["data"] is None
+    assert "aliases" in result["errors"][0]["message"]
+    assert deliveries.messages == []
+
+
+@pytest.mark.settings(graphql_max_depth=1)
+async def test_depth_limit_ignores_introspection(client):
+    deep = await gql(client, "query { me { phone { number } } }")
+    assert "exceeds maximum operation depth" in deep["errors"][0]["message"]
+    introspection = await gql(client, "query { __schema { types { name fields { name type { name ofType { name } } } } } }")
+    assert "errors" not in introspection and introspection["data"]["__schema"]["types"]
+
+
+@pytest.mark.settings(graphql_max_tokens=50)
+async def test_token_limit(client):
+    query = "query {" + " ".join(["me { id }"] * 30) + "}"
+    result = await gql(client, query)
+    assert result["data"] is None and "token" in result["errors"][0]["message"].lower()
+
+
+async def test_mutations_only_by_json_post(client, deliveries):
+    by_get = await client.get("/graphql", params={"query": 'mutation { sendOtp(input: {phone: "+79161234567"}) { __typename } }'})
+    assert by_get.status_code in (400, 405) and deliveries.messages == []
+    form = await client.post(
+        "/graphql", data={"query": 'mutation { sendOtp(input: {phone: "+79161234567"}) { __typename } }'}
+    )
+    assert form.status_code == 400
+    assert form.json()["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"
+    assert deliveries.messages == []
+
+
+async def test_batched_operations_are_refused(client, deliveries):
+    response = await client.post("/graphql", json=[{"query": ME}, {"query": ME}])
+    assert response.status_code == 400
+    assert response.json()["errors"]
+
+
+async def test_graphql_body_over_the_limit_is_413(client):
+    response = await client.post("/graphql", content=b'{"query": "' + b"a" * 1_100_000 + b'"}', headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_bad_json_on_graphql_is_a_json_error(client):
+    response = await client.post("/graphql", content=b"{nope", headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"]
+
+
+async def test_unknown_path_outside_the_legacy_apis(client):
+    response = await client.get("/nowhere")
+    assert response.status_code == 404 and response.json() == {"detail": "Not found"}
+
+
+async def test_graphql_messages_follow_accept_language(client):
+    result = await gql(
+        client,
+        'mutation { sendOtp(input: {phone: "12"}) { ... on Error { message } } }',
+        headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"},
+    )
+    assert result["data"]["sendOtp"]["message"] == "Номер телефона должен быть корректным"
+
+
+async def test_production_refuses_to_start_without_key_and_webhook(database_url):
+    app = create_app(make_settings(database_url, env="production", secret_key=None))
+    with pytest.raises(ConfigurationError) as error:
+        async with app.router.lifespan_context(app):
+            pass
+    assert "WASHGATE_SECRET_KEY" in str(error.value) and "WASHGATE_DELIVERY_WEBHOOK_URL" in str(error.value)
+
+
+async def test_production_turns_off_graphiql_and_introspection(database_url):
+    settings = make_settings(database_url, env="production", delivery_webhook_url="http://127.0.0.1:9/hook")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            page = await http.get("/graphql", headers={"Accept": "text/html"})
+            assert page.status_code in (404, 405) or "graphiql" not in page.text.lower()
+            result = await gql(http, "{ __schema { queryType { name } } }")
+            assert result["data"] is None and "introspection" in result["errors"][0]["message"].lower()
+
+
+async def test_generated_secret_key_is_stored_once_and_reused(database_url, fetch):
+    tokens = []
+    for _ in range(2):
+        app = create_app(make_settings(database_url, secret_key=None))
+        async with app.router.lifespan_context(app):
+            tokens.append(app.state.services.keys.jwt)
+    assert tokens[0] == tokens[1]
+    assert len(await fetch(select(ServerSecret))) == 1

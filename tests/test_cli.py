@@ -1,0 +1,196 @@
+"""The `washgate` command as a user runs it, and a real server over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+WASHGATE = [sys.executable, "-m", "washgate.cli"]
+
+
+def _env(database_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WASHGATE_")}
+    env.update(WASHGATE_DATABASE_URL=database_url, WASHGATE_LOG_LEVEL="info", **extra)
+    return env
+
+
+def run(database_url: str, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*WASHGATE, *args], env=_env(database_url, **extra), capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_admin_commands_print_json(sqlite_url):
+    app = run(sqlite_url, "apps", "create", "--name", "Driver app", "--json")
+    assert app.returncode == 0, app.stderr
+    created = json.loads(app.stdout)
+    assert set(created) == {"app_id", "app_secret", "app_token"}
+    assert re.fullmatch(r"[0-9a-f]{24}", created["app_id"])
+    assert uuid.UUID(created["app_token"]).version == 4
+
+    user = run(sqlite_url, "users", "create", "--phone", "+79161234567", "--name", "Ivan", "--json")
+    assert user.returncode == 0, user.stderr
+    user_id = json.loads(user.stdout)["id"]
+    assert user_id.isdigit()
+    duplicate = run(sqlite_url, "users", "create", "--phone", "+79161234567", "--json")
+    assert duplicate.returncode == 1 and "exists" in duplicate.stderr
+
+    deleted = run(sqlite_url, "users", "delete", user_id, "--json")
+    assert deleted.returncode == 0 and json.loads(deleted.stdout)["id"] == user_id
+    assert run(sqlite_url, "users", "delete", user_id).returncode == 1
+
+    blocked = run(sqlite_url, "apps", "block", created["app_id"], "--json")
+    assert blocked.returncode == 0, blocked.stderr
+
+
+def test_serve_refuses_workers_on_sqlite(sqlite_url):
+    result = run(sqlite_url, "serve", "--workers", "2")
+    assert result.returncode == 2 and "PostgreSQL" in result.stderr
+
+
+def test_serve_refuses_production_without_key_and_webhook(sqlite_url):
+    result = run(sqlite_url, "serve", WASHGATE_ENV="production")
+    assert result.returncode == 2
+    assert "WASHGATE_SECRET_KEY" in result.stderr and "WASHGATE_DELIVERY_WEBHOOK_URL" in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(sqlite_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, Path]]:
+    """A real `washgate serve` process; yields its base URL and its log file."""
+    marker = request.node.get_closest_marker("server_args")
+    args, extra = (marker.args, marker.kwargs) if marker else ((), {})
+    database_url = extra.pop("database_url", sqlite_url)
+    port = _free_port()
+    log_path = tmp_path / "server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [*WASHGATE, "serve", "--port", str(port), *args],
+            env=_env(database_url, **extra),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        yield base, log_path
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _logged_code(log_path: Path, phone: str) -> str:
+    matches = re.findall(rf"delivery type=otp\.sms phone={re.escape(phone)} code=(\d+)", log_path.read_text())
+    assert matches, log_path.read_text()
+    return matches[-1]
+
+
+def test_newcomer_flow_against_a_real_server(server):
+    base, log_path = server
+    assert "GraphiQL" in log_path.read_text()
+    phone = "+79161234567"
+    with httpx.Client(base_url=base) as http:
+        assert http.post("/api/v2/auth/send/otp", json={"phone": phone}).status_code == 201
+        code = _logged_code(log_path, phone)
+        registered = http.post(
+            "/api/v2/auth/register",
+            json={"phone": phone, "otp": code, "isTermsAccepted": True, "isPromoTermsAccepted": False},
+        )
+        assert registered.status_code == 201
+        access = registered.json()["data"]["tokens"]["accessToken"]
+        me = http.post("/graphql", json={"query": "{ me { phone { number } } }"}, headers={"Authorization": f"Bearer {access}"})
+        assert me.json() == {"data": {"me": {"phone": {"number": phone}}}}
+    # the code is in the development log only at the delivery line
+    assert log_path.read_text().count(code) >= 1
+    assert code not in registered.text
+
+
+@pytest.mark.skipif(not os.environ.get("WASHGATE_TEST_POSTGRES_URL"), reason="needs PostgreSQL")
+def test_attempt_limit_holds_across_server_processes(tmp_path):
+    import asyncio
+
+    import asyncpg
+
+    admin_url = os.environ["WASHGATE_TEST_POSTGRES_URL"]
+    name = f"washgate_cli_{uuid.uuid4().hex[:10]}"
+    plain = admin_url.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def sql(statement: str, url: str = plain) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(url)
+        try:
+            return await conn.fetch(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(sql(f'CREATE DATABASE "{name}"'))
+    database_url = admin_url.rpartition("/")[0] + "/" + name
+    port = _free_port()
+    log_path = tmp_path / "server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [*WASHGATE, "serve", "--port", str(port), "--workers", "2", "--no-access-log"],
+            env=_env(database_url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.3)
+        phone = "+79161234567"
+        assert httpx.post(f"{base}/api/v2/auth/send/otp", json={"phone": phone}).status_code == 201
+        code = _logged_code(log_path, phone)
+        wrong = "".join(str((int(c) + 1) % 10) for c in code)
+
+        def guess(_: int) -> int:
+            return httpx.post(f"{base}/api/v2/auth/login", json={"phone": phone, "otp": wrong}, timeout=30).status_code
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            statuses = list(pool.map(guess, range(48)))
+        assert set(statuses) == {422}
+        rows = asyncio.run(sql("SELECT attempts FROM verification_codes", plain.rpartition("/")[0] + "/" + name))
+        assert [r["attempts"] for r in rows] == [5]
+        right = httpx.post(f"{base}/api/v2/auth/login", json={"phone": phone, "otp": code})
+        assert right.status_code == 422
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        asyncio.run(sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
