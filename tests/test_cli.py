@@ -131,6 +131,13 @@ def test_newcomer_flow_against_a_real_server(server):
         access = registered.json()["data"]["tokens"]["accessToken"]
         me = http.post("/graphql", json={"query": "{ me { phone { number } } }"}, headers={"Authorization": f"Bearer {access}"})
         assert me.json() == {"data": {"me": {"phone": {"number": phone}}}}
+        refresh_token = registered.json()["data"]["tokens"]["refreshToken"]
+        assert http.get("/api/v2/auth/refresh", params={"refreshToken": refresh_token}).status_code == 200
+        assert http.get(f"/v1/auth/{uuid.uuid4()}/{code}").status_code in (403, 404)
+    time.sleep(0.3)
+    log_text = log_path.read_text()
+    assert refresh_token not in log_text and "refreshToken=***" in log_text
+    assert f"/{code} " not in log_text and "/*** HTTP" in log_text
     # the code is in the development log only at the delivery line
     assert log_path.read_text().count(code) >= 1
     assert code not in registered.text

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import logging.config
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,6 +16,7 @@ from core.security import Keys
 from core.services import Services
 from core.settings import Settings
 from washgate import admin
+from washgate.logs import log_config
 
 
 def _emit(result: dict[str, Any], as_json: bool) -> None:
@@ -26,12 +28,7 @@ def _emit(result: dict[str, Any], as_json: bool) -> None:
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.config.dictConfig(log_config(settings.log_level))
 
 
 def run_admin(settings: Settings, action: Callable[[Database, Services], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
@@ -96,7 +93,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         proxy_headers=False,
         server_header=False,
         log_level=settings.log_level.lower(),
-        log_config=None,
+        log_config=log_config(settings.log_level),
     )
     return 0
 
