@@ -73,8 +73,25 @@ class Settings(BaseSettings):
     def _test_phones_shape(cls, value: list[str]) -> list[str]:
         for item in value:
             phone, sep, code = item.partition("=")
-            if not sep or not code.isdigit() or not phone.strip():
+            if not sep or not code.strip().isdigit() or not phone.strip():
                 raise ValueError(f"test phone entry {item!r} is not PHONE=DIGITS")
+            from core.phones import PhoneError, normalize_phone
+
+            try:
+                normalize_phone(phone.strip(), allowed=None)
+            except PhoneError:
+                raise ValueError(f"test phone entry {item!r} is not a valid phone number") from None
+        return value
+
+    @field_validator("quota_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
     @field_validator("trusted_proxies")
