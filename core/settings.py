@@ -6,7 +6,7 @@ from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[list[str], NoDecode]
@@ -100,6 +100,14 @@ class Settings(BaseSettings):
         for item in value:
             ip_network(item, strict=False)
         return value
+
+    @model_validator(mode="after")
+    def _test_codes_have_otp_length(self) -> Settings:
+        for item in self.test_phones:
+            code = item.partition("=")[2].strip()
+            if len(code) != self.otp_length:
+                raise ValueError(f"test phone code {code!r} must have WASHGATE_OTP_LENGTH={self.otp_length} digits")
+        return self
 
     @property
     def is_production(self) -> bool:

@@ -65,3 +65,11 @@ def test_a_test_phone_must_be_a_phone(monkeypatch):
     monkeypatch.setenv("WASHGATE_TEST_PHONES", "12=1234")
     with pytest.raises(ValidationError):
         Settings(_env_file=None)
+
+
+def test_test_phone_codes_have_the_otp_length(monkeypatch):
+    monkeypatch.setenv("WASHGATE_TEST_PHONES", "+79990000001=12345")
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)
+    monkeypatch.setenv("WASHGATE_OTP_LENGTH", "5")
+    assert Settings(_env_file=None).test_phone_codes == {"+79990000001": "12345"}
