@@ -41,7 +41,8 @@ def _scope(phone: str, purpose: str, subject: str) -> str:
     return f"{purpose}:{phone}:{subject}"
 
 
-def _cooldown_key(phone: str, purpose: str, channel: str) -> str:
+def cooldown_key(phone: str, purpose: str, channel: str) -> str:
+    """The resend interval is keyed on (phone, purpose, channel)."""
     return f"resend:{phone}:{purpose}:{channel}"
 
 
@@ -97,14 +98,14 @@ async def issue_code(
     settings = services.settings
     now = utcnow()
     fixed = settings.test_phone_codes.get(phone)
-    cooldown_key = _cooldown_key(phone, purpose, channel)
+    resend_key = cooldown_key(phone, purpose, channel)
     day_start, next_day = limits.day_window(now, settings.quota_timezone)
     day_key = f"sms-day:{phone}"
     try:
         if purpose in LOCKING_PURPOSES:
             await ensure_not_locked(session, services=services, phone=phone, now=now)
         next_at = now + timedelta(seconds=settings.otp_resend_seconds)
-        running = await limits.take_cooldown(session, key=cooldown_key, now=now, until=next_at)
+        running = await limits.take_cooldown(session, key=resend_key, now=now, until=next_at)
         if running is not None:
             raise RateLimited(running, message="A new code can be requested later")
         if fixed is None:
@@ -161,7 +162,7 @@ async def issue_code(
             await services.delivery.send(message, now=now)
         except DeliveryError as exc:
             await session.exec(update(VerificationCode).where(col(VerificationCode.id) == code_id).values(revoked_at=now))
-            await limits.clear_cooldown(session, key=cooldown_key)
+            await limits.clear_cooldown(session, key=resend_key)
             if channel == "sms":
                 await limits.release_counter(session, key=day_key, window_start=day_start)
             await session.commit()
@@ -315,7 +316,7 @@ async def _raise_exhausted(
     ).first()
     if refreshed is not None and (refreshed[0] is not None or refreshed[1] is not None):
         raise InvalidCode(0, code=wrong_code, phone=row.phone)
-    retry_at = await limits.cooldown_until(session, key=_cooldown_key(row.phone, row.purpose, row.channel))
+    retry_at = await limits.cooldown_until(session, key=cooldown_key(row.phone, row.purpose, row.channel))
     raise RateLimited(
         max(retry_at or now, now), code=ErrorCode.ATTEMPTS_EXHAUSTED, message="Too many wrong codes, request a new one"
     )
