@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from core.clock import utcnow
 from core.security import hash_token
 from core.services import Services
-from models import ClientApp
+from models import AuthSession, ClientApp
 from resolvers.errors import DomainError, ErrorCode
 
 
@@ -48,8 +48,15 @@ async def create_app(
 
 
 async def block_app(session: AsyncSession, *, app_id: str) -> bool:
+    """Block the app at once: its credentials stop working and its sessions end."""
+    now = utcnow()
     result = await session.exec(
-        update(ClientApp).where(col(ClientApp.app_id) == app_id, col(ClientApp.blocked_at).is_(None)).values(blocked_at=utcnow())
+        update(ClientApp).where(col(ClientApp.app_id) == app_id, col(ClientApp.blocked_at).is_(None)).values(blocked_at=now)
+    )
+    await session.exec(
+        update(AuthSession)
+        .where(col(AuthSession.app_id) == app_id, col(AuthSession.revoked_at).is_(None))
+        .values(revoked_at=now)
     )
     await session.commit()
     return bool(result.rowcount)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import utcnow
+from core.db import insert_for
 from core.phones import digits_of
 from core.security import hash_password
-from models import Card, Phone, User
+from models import Card, Driver, Phone, User
 from resolvers.errors import DomainError, ErrorCode
 
 DEFAULT_NAME = "Новый пользователь"
@@ -45,21 +46,25 @@ async def cards_of(session: AsyncSession, *, user_id: int) -> list[Card]:
 
 
 async def set_verified_phone(session: AsyncSession, *, user: User, phone: str) -> Phone:
-    """Make `phone` the account's verified phone now (a new Phone row; old ones stay)."""
+    """Make `phone` the account's verified phone now (a new Phone row; old ones stay).
+
+    The phone's uniqueness is the table's: another account's phone raises ACCOUNT_EXISTS.
+    """
     now = utcnow()
     user.phone = phone
     user.phone_verified_at = now
     user.updated_at = now
     session.add(user)
-    row = Phone(user_id=user.id or 0, number=phone, verified_at=now)
-    session.add(row)
-    if not (await session.exec(select(Card.id).where(Card.user_id == user.id))).first():
-        session.add(Card(user_id=user.id or 0, number=digits_of(phone)))
     try:
         await session.flush()
     except IntegrityError:
         await session.rollback()
         raise account_exists() from None
+    row = Phone(user_id=user.id or 0, number=phone, verified_at=now)
+    session.add(row)
+    if not (await session.exec(select(Card.id).where(Card.user_id == user.id))).first():
+        session.add(Card(user_id=user.id or 0, number=digits_of(phone)))
+    await session.flush()
     return row
 
 
@@ -120,13 +125,31 @@ async def activate_account(
     user.terms_accepted = user.terms_accepted or terms_accepted
     user.promo_terms_accepted = user.promo_terms_accepted or promo_terms_accepted
     session.add(user)
+    if user.phone is not None:
+        await session.exec(
+            update(Phone).where(col(Phone.user_id) == user.id, col(Phone.number) == user.phone).values(verified_at=now)
+        )
     await session.flush()
     return user
 
 
-async def add_driver_profile(session: AsyncSession, *, user: User) -> None:
-    """Give the account a driver profile (seed 003's `driver`). Caller commits."""
-    raise DomainError(ErrorCode.VALIDATION_FAILED, "Driver profiles are not available yet", field="driver")
+async def add_driver_profile(session: AsyncSession, *, user: User) -> Driver:
+    """Give the account a driver profile (seed 003's `driver`); an existing one is kept. Caller commits."""
+    insert = insert_for(session)
+    now = utcnow()
+    await session.exec(
+        insert(Driver)
+        .values(user_id=user.id, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["user_id"])
+    )
+    driver = await driver_of(session, user_id=user.id or 0)
+    assert driver is not None
+    return driver
+
+
+async def driver_of(session: AsyncSession, *, user_id: int) -> Driver | None:
+    """The account's driver profile, if it has one."""
+    return (await session.exec(select(Driver).where(Driver.user_id == user_id))).first()
 
 
 async def delete_user(session: AsyncSession, *, user_id: int) -> bool:
