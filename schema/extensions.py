@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import FieldNode, GraphQLError
+from graphql.validation import OverlappingFieldsCanBeMergedRule
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
@@ -38,6 +39,34 @@ def _should_mask(error: GraphQLError) -> bool:
     return True
 
 
+class SameFieldOverlapRule(OverlappingFieldsCanBeMergedRule):
+    """The spec's overlap rule, except that one field name returning different leaf
+    types on different members of a union is allowed.
+
+    The contract names `code` both on `Error` (`ErrorCode!`) and on success types
+    (`Verification.code`, `CarwashOrder.code`: strings), so the natural
+    `... on Verification { code } ... on Error { code }` would otherwise be refused.
+    Each concrete object has one `code` field, so the answer is never ambiguous.
+    """
+
+    def report_error(self, error: GraphQLError) -> None:
+        nodes = [node for node in error.nodes or () if isinstance(node, FieldNode)]
+        same_field = len(nodes) >= 2 and len({node.name.value for node in nodes}) == 1
+        if same_field and " conflict because they return conflicting types " in error.message:
+            return
+        super().report_error(error)
+
+
+class RelaxedOverlap(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        context.validation_rules = tuple(
+            SameFieldOverlapRule if rule is OverlappingFieldsCanBeMergedRule else rule
+            for rule in context.validation_rules
+        )
+        yield
+
+
 def schema_extensions(
     *, max_depth: int, max_aliases: int, max_tokens: int, introspection: bool
 ) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
@@ -45,6 +74,7 @@ def schema_extensions(
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     return [
+        RelaxedOverlap,
         lambda: MaxTokensLimiter(max_tokens),
         lambda: AddValidationRules(rules),
         lambda: MaskErrors(should_mask_error=_should_mask),

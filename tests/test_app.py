@@ -122,3 +122,23 @@ async def test_generated_secret_key_is_stored_once_and_reused(database_url, fetc
             tokens.append(app.state.services.keys.jwt)
     assert tokens[0] == tokens[1]
     assert len(await fetch(select(ServerSecret))) == 1
+
+
+async def test_code_may_be_asked_on_a_success_type_and_on_error_at_once(client):
+    query = """
+    mutation Create($phone: String!) {
+      createVerification(input: {phone: $phone}) {
+        __typename
+        ... on Verification { id code }
+        ... on Error { code message }
+      }
+    }"""
+    result = await gql(client, query, {"phone": "+79161234567"})
+    assert "errors" not in result
+    assert result["data"]["createVerification"]["__typename"] == "OperationError"
+    assert result["data"]["createVerification"]["code"] == "FORBIDDEN"
+
+
+async def test_different_fields_under_one_name_are_still_refused(client):
+    result = await gql(client, "query { me { x: id x: name } }")
+    assert "conflict" in result["errors"][0]["message"]
