@@ -6,17 +6,21 @@ import strawberry
 from strawberry.tools import merge_types
 
 from schema.auth import AuthMutations
+from schema.callup import CallupMutations, CallupQueries
+from schema.carwash import CarwashMutations, CarwashQueries, CarwashSubscription
 from schema.errors import ERROR_TYPES, EXCEPTION_HANDLERS
-from schema.extensions import schema_extensions
+from schema.extensions import WashgateSchema, schema_extensions
+from schema.oauth import OAuthMutations
+from schema.phone_binding import PhoneBindingMutations
 from schema.users import UserQueries
 
-Query = merge_types("Query", (UserQueries,))
-Mutation = merge_types("Mutation", (AuthMutations,))
-SUBSCRIPTION: type | None = None
+Query = merge_types("Query", (UserQueries, CallupQueries, CarwashQueries))
+Mutation = merge_types("Mutation", (AuthMutations, PhoneBindingMutations, CallupMutations, OAuthMutations, CarwashMutations))
+SUBSCRIPTION: type | None = merge_types("Subscription", (CarwashSubscription,))
 
 
 def build_schema(*, max_depth: int, max_aliases: int, max_tokens: int, introspection: bool) -> strawberry.Schema:
-    return strawberry.Schema(
+    return WashgateSchema(
         query=Query,
         mutation=Mutation,
         subscription=SUBSCRIPTION,

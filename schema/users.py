@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -12,6 +13,9 @@ from models import Card as CardRow
 from models import Phone as PhoneRow
 from models import User as UserRow
 from resolvers import users
+
+if TYPE_CHECKING:
+    from schema.carwash import CarwashOrder, CarwashOrderConnection
 
 
 @strawberry.type(description="A phone number the account has proven.")
@@ -72,6 +76,22 @@ class User:
         async with info.context.db.session() as session:
             rows = await users.cards_of(session, user_id=self.row.id or 0)
         return [Card.from_model(row) for row in rows]
+
+    @strawberry.field(description="The PAID or ACTIVE carwash order, if any.")
+    async def active_carwash_order(
+        self, info: Info
+    ) -> Annotated[CarwashOrder, strawberry.lazy("schema.carwash")] | None:
+        from schema.carwash import active_order_of
+
+        return await active_order_of(info, self.row.id or 0)
+
+    @strawberry.field(description="The account's carwash orders, newest first (a Relay connection).")
+    async def carwash_orders(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Annotated[CarwashOrderConnection, strawberry.lazy("schema.carwash")]:
+        from schema.carwash import orders_of
+
+        return await orders_of(info, self.row.id or 0, 20 if first is None else first, after)
 
 
 @strawberry.type

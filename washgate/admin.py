@@ -8,13 +8,16 @@ import uuid
 from typing import Any
 
 from core.db import Database
+from core.i18n import translate
 from core.phones import PhoneError, normalize_phone
 from core.services import Services
-from resolvers import apps, users
+from resolvers import apps, carwash, service_tokens, users
 from resolvers.apps import AppCredentials
+from models import Carwash
 from resolvers.errors import DomainError
 
 DEMO_PHONE = "+79990000000"
+DEMO_CARWASH_ID = 12345
 
 
 class AdminError(Exception):
@@ -69,6 +72,34 @@ async def users_delete(db: Database, services: Services, args: argparse.Namespac
     return {"id": str(user_id), "deleted": True}
 
 
+async def service_tokens_create(db: Database, services: Services, args: argparse.Namespace) -> dict[str, Any]:
+    async with db.session() as session:
+        try:
+            row, token = await service_tokens.create_service_token(session=session, services=services, name=args.name)
+        except DomainError as exc:
+            raise AdminError(f"invalid --name: {exc.message}") from None
+    return {"id": str(row.id), "token": token}
+
+
+async def service_tokens_revoke(db: Database, services: Services, args: argparse.Namespace) -> dict[str, Any]:
+    token_id = carwash.parse_id(args.id, "id")
+    async with db.session() as session:
+        if token_id is None or not await service_tokens.revoke_service_token(session=session, token_id=token_id):
+            raise AdminError(f"no unrevoked service token {args.id}")
+    return {"id": str(token_id), "revoked": True}
+
+
+async def carwashes_add(db: Database, services: Services, args: argparse.Namespace) -> dict[str, Any]:
+    async with db.session() as session:
+        try:
+            row = await carwash.add_carwash(
+                session=session, carwash_id=args.id, name=args.name, address=args.address, price=args.price
+            )
+        except DomainError as exc:
+            raise AdminError(f"cannot add carwash {args.id}: {translate(exc.message, 'en', **exc.params)}") from None
+    return {"id": str(row.id)}
+
+
 def demo_secret(services: Services, label: str, size: int = 16) -> bytes:
     return hashlib.sha256(services.keys.demo + label.encode()).digest()[:size]
 
@@ -83,12 +114,27 @@ async def demo(db: Database, services: Services, args: argparse.Namespace | None
     async with db.session() as session:
         if await apps.app_by_id(session, app_id=creds.app_id) is None:
             await apps.create_app(session, services=services, name="Demo app", credentials=creds)
+        service_token, token = await service_tokens.create_service_token(
+            session=session,
+            services=services,
+            name="Demo service (payments, carwash network)",
+            token=service_tokens.TOKEN_PREFIX + demo_secret(services, "service_token", 24).hex(),
+        )
+        if await session.get(Carwash, DEMO_CARWASH_ID) is None:
+            try:
+                await carwash.add_carwash(
+                    session=session, carwash_id=DEMO_CARWASH_ID, name="Demo carwash", address="Moscow", price=500
+                )
+            except DomainError:
+                pass  # added meanwhile by another run
         user = await users.user_by_phone(session, phone=DEMO_PHONE)
         if user is None:
             user = await users.create_user(session, phone=DEMO_PHONE, name="Demo user")
             await session.commit()
     return {
         "app": {"app_id": creds.app_id, "app_secret": creds.app_secret, "app_token": creds.app_token},
+        "service_token": {"id": str(service_token.id), "token": token},
+        "carwash": {"id": str(DEMO_CARWASH_ID)},
         "user": {"id": str(user.id), "phone": DEMO_PHONE},
     }
 
@@ -97,10 +143,36 @@ async def _demo_action(db: Database, services: Services, args: argparse.Namespac
     return await demo(db, services, args)
 
 
+def _add_carwash_commands(sub: Any) -> None:
+    tokens_cmd = sub.add_parser("service-tokens", help="server-to-server tokens").add_subparsers(
+        dest="service_tokens_command", required=True
+    )
+    tcreate = tokens_cmd.add_parser("create", help="create a token (shown once)")
+    tcreate.add_argument("--name", required=True)
+    _json_flag(tcreate)
+    tcreate.set_defaults(action=service_tokens_create)
+    trevoke = tokens_cmd.add_parser("revoke", help="revoke a token at once")
+    trevoke.add_argument("id")
+    _json_flag(trevoke)
+    trevoke.set_defaults(action=service_tokens_revoke)
+
+    carwashes_cmd = sub.add_parser("carwashes", help="the carwash catalogue").add_subparsers(
+        dest="carwashes_command", required=True
+    )
+    cadd = carwashes_cmd.add_parser("add", help="add a carwash with the network's id")
+    cadd.add_argument("--id", type=int, required=True)
+    cadd.add_argument("--name", required=True)
+    cadd.add_argument("--address")
+    cadd.add_argument("--price", type=int, default=0, help="price of a wash in whole roubles")
+    _json_flag(cadd)
+    cadd.set_defaults(action=carwashes_add)
+
+
 def add_commands(sub: Any) -> None:
     demo_cmd = sub.add_parser("demo", help="seed demo data and print it")
     _json_flag(demo_cmd)
     demo_cmd.set_defaults(action=_demo_action)
+    _add_carwash_commands(sub)
 
     apps_cmd = sub.add_parser("apps", help="client apps").add_subparsers(dest="apps_command", required=True)
     create = apps_cmd.add_parser("create")

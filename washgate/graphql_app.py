@@ -8,8 +8,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 from cross_web import HTTPException
 
 from core.db import Database
@@ -23,8 +25,20 @@ def graphql_error_response(message: str, code: str, status: int, headers: dict[s
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
+class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
+    """graphql-transport-ws messages go out as text frames (browser clients JSON.parse them)."""
+
+    async def send_json(self, message: Any) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class WashgateGraphQL(GraphQL):
     """POST-only JSON GraphQL (no queries or mutations by GET, no forms, no batching)."""
+
+    websocket_adapter_class = TextFrameWebSocketAdapter  # type: ignore[assignment]
 
     def __init__(self, schema: Any, *, db: Database, services: Services, graphiql_page: Any) -> None:
         super().__init__(
@@ -78,11 +92,11 @@ class WashgateGraphQL(GraphQL):
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
         authorization = params.get("Authorization") or params.get("authorization")
         if authorization is not None and not isinstance(authorization, str):
-            return False
+            raise ConnectionRejectionError()
         context.authorization = authorization
         try:
             await context.viewer()
         except Exception:  # noqa: BLE001 - any failure refuses the connection
-            return False
+            raise ConnectionRejectionError()
         return None
 
