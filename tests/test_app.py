@@ -142,3 +142,17 @@ async def test_code_may_be_asked_on_a_success_type_and_on_error_at_once(client):
 async def test_different_fields_under_one_name_are_still_refused(client):
     result = await gql(client, "query { me { x: id x: name } }")
     assert "conflict" in result["errors"][0]["message"]
+
+
+async def test_carwash_order_code_and_error_code_in_one_selection(client):
+    query = """
+    mutation Pay($token: String!) {
+      confirmCarwashPayment(input: {payToken: $token}) {
+        __typename
+        ... on CarwashOrder { id status code }
+        ... on Error { code message }
+      }
+    }"""
+    result = await gql(client, query, {"token": "payment:forged"})
+    assert "errors" not in result
+    assert result["data"]["confirmCarwashPayment"]["code"] == "UNAUTHENTICATED"
