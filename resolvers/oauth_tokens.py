@@ -17,8 +17,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import utcnow
 from core.security import (
-    InvalidAccessToken,
-    decode_access_token,
     hash_password,
     hash_token,
     new_opaque_token,
@@ -224,25 +222,11 @@ async def activate_token(
     raw_token = _string(token, "token").strip()
     pin_code = valid_code(pin, services.settings.otp_length, field="pin", message="Pin must be valid")
     try:
-        claims = decode_access_token(services.keys, raw_token)
-    except InvalidAccessToken:
+        viewer = await sessions.authenticate(session, services=services, token=raw_token, allow_pending=True)
+    except DomainError:
         raise invalid_token() from None
-    found = (
-        await session.exec(
-            select(AuthSession, User)
-            .join(User, col(User.id) == col(AuthSession.user_id))
-            .where(AuthSession.id == claims.session_id)
-        )
-    ).first()
-    if found is None:
-        raise invalid_token()
-    auth_session, user = found
-    if (
-        user.id != claims.user_id
-        or auth_session.revoked_at is not None
-        or not auth_session.activation_pending
-        or user.phone is None
-    ):
+    auth_session, user = viewer.session, viewer.user
+    if not auth_session.activation_pending or user.phone is None:
         raise invalid_token()
     await codes.check_code(
         session=session,
