@@ -72,7 +72,7 @@ class Database:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             return True
-        except Exception:  # noqa: BLE001 - readiness only reports
+        except Exception:
             return False
 
     async def dispose(self) -> None:

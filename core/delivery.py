@@ -72,7 +72,9 @@ class LogDelivery:
 class WebhookDelivery:
     """POSTs each message as JSON, signed per Standard Webhooks when a secret is set."""
 
-    def __init__(self, url: str, *, secret: str | None, timeout: float, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, url: str, *, secret: str | None, timeout: float, client: httpx.AsyncClient | None = None
+    ) -> None:
         self.url = url
         self.signer = Webhook(secret) if secret else None
         self.client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)

@@ -37,9 +37,7 @@ class Keys:
     @classmethod
     def derive(cls, secret: str) -> Keys:
         def sub(label: str) -> bytes:
-            return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label.encode()).derive(
-                secret.encode()
-            )
+            return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=label.encode()).derive(secret.encode())
 
         return cls(
             jwt=sub("washgate/jwt"),
@@ -55,6 +53,7 @@ def new_secret_key() -> str:
 
 
 # --- codes -----------------------------------------------------------------
+
 
 def generate_code(length: int) -> str:
     """A uniformly random decimal code of `length` digits (leading zeros allowed)."""
@@ -72,6 +71,7 @@ def code_matches(keys: Keys, *, scope: str, code: str, stored_hash: str) -> bool
 
 # --- opaque tokens ---------------------------------------------------------
 
+
 def new_opaque_token() -> str:
     return secrets.token_urlsafe(32)
 
@@ -85,6 +85,7 @@ def new_uuid() -> str:
 
 
 # --- JWT -------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class AccessClaims:
@@ -127,6 +128,7 @@ def decode_access_token(keys: Keys, token: str) -> AccessClaims:
 
 
 # --- passwords -------------------------------------------------------------
+
 
 async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_password_hasher.hash, password)

@@ -60,9 +60,7 @@ class Settings(BaseSettings):
     allowed_countries: CommaList = ["RU"]
     trusted_proxies: CommaList = []
 
-    _split_lists = field_validator("test_phones", "allowed_countries", "trusted_proxies", mode="before")(
-        _split
-    )
+    _split_lists = field_validator("test_phones", "allowed_countries", "trusted_proxies", mode="before")(_split)
 
     @field_validator("allowed_countries")
     @classmethod

@@ -23,9 +23,7 @@ class CallupOrder(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     app_id: str = Field(
-        sa_column=Column(
-            String(24), ForeignKey("client_apps.app_id", ondelete="CASCADE"), nullable=False, index=True
-        )
+        sa_column=Column(String(24), ForeignKey("client_apps.app_id", ondelete="CASCADE"), nullable=False, index=True)
     )
     phone: str = Field(max_length=20)
     created_at: datetime = Field(default_factory=utcnow)

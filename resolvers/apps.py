@@ -51,7 +51,9 @@ async def block_app(session: AsyncSession, *, app_id: str) -> bool:
     """Block the app at once: its credentials stop working and its sessions end."""
     now = utcnow()
     result = await session.exec(
-        update(ClientApp).where(col(ClientApp.app_id) == app_id, col(ClientApp.blocked_at).is_(None)).values(blocked_at=now)
+        update(ClientApp)
+        .where(col(ClientApp.app_id) == app_id, col(ClientApp.blocked_at).is_(None))
+        .values(blocked_at=now)
     )
     await session.exec(
         update(AuthSession)

@@ -190,7 +190,9 @@ async def _load(session: AsyncSession, *, app: ClientApp, order_id: object) -> t
     return found[0], found[1]
 
 
-async def get_verification(*, session: AsyncSession, services: Services, app: ClientApp, order_id: object) -> Verification:
+async def get_verification(
+    *, session: AsyncSession, services: Services, app: ClientApp, order_id: object
+) -> Verification:
     """The app's own order; NOT_FOUND for an unknown, malformed or another app's id."""
     order, code = await _load(session, app=app, order_id=order_id)
     return _view(services, order, code, now=utcnow())

@@ -81,6 +81,7 @@ class PayClaims:
 
 # --- errors ----------------------------------------------------------------
 
+
 def phone_not_found() -> DomainError:
     return DomainError(ErrorCode.PHONE_NOT_FOUND, "There is no verified phone in the account")
 
@@ -110,6 +111,7 @@ def invalid_order_status() -> DomainError:
 
 
 # --- small helpers ---------------------------------------------------------
+
 
 def topic(user_id: int) -> str:
     """The events topic of one user's orders."""
@@ -166,11 +168,12 @@ async def _publish(services: Services, user_id: int, order_ids: Iterable[int | N
     for order_id in order_ids:
         try:
             await services.events.publish(topic(user_id), {"order_id": order_id})
-        except Exception:  # noqa: BLE001 - the state change stands; subscribers miss one update
+        except Exception:
             log.warning("could not publish the update of carwash order %s", order_id, exc_info=True)
 
 
 # --- pay tokens ------------------------------------------------------------
+
 
 def issue_pay_token(services: Services, *, order_id: int, amount: int, nonce: str, expires_at: datetime) -> str:
     """`payment:` + a Fernet token (keyed from the secret) carrying order, amount, nonce and expiry."""
@@ -197,6 +200,7 @@ def read_pay_token(services: Services, pay_token: object) -> PayClaims:
 
 
 # --- the user's side -------------------------------------------------------
+
 
 async def masked_phone(*, session: AsyncSession, viewer: Viewer) -> MaskedPhone:
     """The viewer's verified phone, masked (`+7 999 ***-**-33`), and its id."""
@@ -346,6 +350,7 @@ async def carwashes_by_id(*, session: AsyncSession, ids: Iterable[int]) -> dict[
 
 # --- the services' side (payment provider, carwash network) ----------------
 
+
 async def _transition(
     session: AsyncSession, *, order_id: int, where: list[object], values: dict[str, object]
 ) -> CarwashOrder | None:
@@ -433,7 +438,9 @@ async def activate_order(
     raise invalid_order_status()
 
 
-async def mark_used(*, session: AsyncSession, services: Services, caller: ServiceToken, order_id: object) -> CarwashOrder:
+async def mark_used(
+    *, session: AsyncSession, services: Services, caller: ServiceToken, order_id: object
+) -> CarwashOrder:
     """The carwash annulled the code: ACTIVE -> USED; a USED order again is returned unchanged."""
     key = parse_id(order_id, "order_id")
     if key is None:
@@ -459,6 +466,7 @@ async def mark_used(*, session: AsyncSession, services: Services, caller: Servic
 
 
 # --- the catalogue ---------------------------------------------------------
+
 
 async def add_carwash(
     *, session: AsyncSession, carwash_id: int, name: str, address: str | None = None, price: int = 0

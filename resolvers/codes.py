@@ -161,7 +161,9 @@ async def issue_code(
         try:
             await services.delivery.send(message, now=now)
         except DeliveryError as exc:
-            await session.exec(update(VerificationCode).where(col(VerificationCode.id) == code_id).values(revoked_at=now))
+            await session.exec(
+                update(VerificationCode).where(col(VerificationCode.id) == code_id).values(revoked_at=now)
+            )
             await limits.clear_cooldown(session, key=resend_key)
             if channel == "sms":
                 await limits.release_counter(session, key=day_key, window_start=day_start)
@@ -275,7 +277,9 @@ async def check_code(
         raise
 
 
-async def consume_code(session: AsyncSession, *, row: VerificationCode | None, wrong_code: ErrorCode = ErrorCode.INVALID_OTP) -> None:
+async def consume_code(
+    session: AsyncSession, *, row: VerificationCode | None, wrong_code: ErrorCode = ErrorCode.INVALID_OTP
+) -> None:
     """Use up a code that `check_code(consume=False)` accepted earlier."""
     if row is not None:
         await _mark_used(session, row=row, now=utcnow(), wrong_code=wrong_code)

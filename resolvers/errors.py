@@ -65,7 +65,9 @@ class ValidationFailed(DomainError):
 
     default_message = "Invalid value"
 
-    def __init__(self, field: str, message: str | None = None, *, code: ErrorCode = ErrorCode.VALIDATION_FAILED, **params: Any) -> None:
+    def __init__(
+        self, field: str, message: str | None = None, *, code: ErrorCode = ErrorCode.VALIDATION_FAILED, **params: Any
+    ) -> None:
         super().__init__(code, message, field=field, **params)
 
 

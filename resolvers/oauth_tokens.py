@@ -129,9 +129,7 @@ async def create_token(
         return await _token_by_password(session, services=services, app=app, email=address, password=secret)
     number = valid_phone(phone, services.settings)
     app = await _client_app(session, services=services, app_id=app_id, app_secret=app_secret)
-    return await _token_by_phone(
-        session, services=services, app=app, phone=number, locale=locale, client_ip=client_ip
-    )
+    return await _token_by_phone(session, services=services, app=app, phone=number, locale=locale, client_ip=client_ip)
 
 
 async def _token_by_password(

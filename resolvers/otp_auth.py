@@ -60,7 +60,9 @@ def _check_inputs(services: Services, phone: object, otp: object) -> tuple[str, 
     return number, code
 
 
-async def login(*, session: AsyncSession, services: Services, phone: object, otp: object) -> SignedIn | NeedsRegistration:
+async def login(
+    *, session: AsyncSession, services: Services, phone: object, otp: object
+) -> SignedIn | NeedsRegistration:
     """Sign in with a right code; with no (active) account, ask to register and leave the code usable."""
     number, code = _check_inputs(services, phone, otp)
     row = await codes.check_code(

@@ -104,9 +104,7 @@ def _recent(user: User, *, services: Services, now: datetime) -> bool:
     return now - as_aware(verified_at) < timedelta(seconds=services.settings.phone_recent_seconds)
 
 
-async def _pending_answer(
-    session: AsyncSession, *, phone: str, subject: str, now: datetime
-) -> BindingStarted | None:
+async def _pending_answer(session: AsyncSession, *, phone: str, subject: str, now: datetime) -> BindingStarted | None:
     """While the resend interval runs: 208 for a usable code, else OTHER_ACTIVE_REQUEST.
 
     None when a new code may be sent.

@@ -18,6 +18,8 @@ def api_for_path(path: str) -> LegacyApi | None:
     best: tuple[int, LegacyApi] | None = None
     for api in LEGACY_APIS:
         for prefix in api.prefixes:
-            if (path == prefix or path.startswith(prefix.rstrip("/") + "/")) and (best is None or len(prefix) > best[0]):
+            if (path == prefix or path.startswith(prefix.rstrip("/") + "/")) and (
+                best is None or len(prefix) > best[0]
+            ):
                 best = (len(prefix), api)
     return best[1] if best else None

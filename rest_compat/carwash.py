@@ -75,6 +75,7 @@ def render_request_error(request: Request, status: int) -> Response:
 
 # --- parsing ---------------------------------------------------------------
 
+
 def _field(container: dict[str, Any], key: str, name: str, kinds: tuple[type, ...]) -> Any:
     """`container[key]` when present and of one of `kinds` (never a bool), else 400."""
     value = container.get(key)
@@ -113,6 +114,7 @@ def active_order_body(order: CarwashOrder) -> dict[str, Any]:
 
 
 # --- handlers --------------------------------------------------------------
+
 
 async def user_phone(request: Request) -> Response:
     """The user's verified phone, masked, and its `phone_id`.

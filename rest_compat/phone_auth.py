@@ -55,7 +55,9 @@ def _locale(request: Request) -> str:
     return API.locale(request)
 
 
-def _error(request: Request, status: int, code: int | None, type_: str, message: str, headers: dict[str, str] | None = None) -> Response:
+def _error(
+    request: Request, status: int, code: int | None, type_: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
     body = {
         "code": code,
         "type": type_,
@@ -265,9 +267,7 @@ async def refresh(request: Request) -> Response:
     if not isinstance(token, str) or not token:
         raise ValidationFailed("refreshToken", "refreshToken must be a string")
     async with database_of(request).session() as session:
-        pair, _ = await sessions.rotate_tokens(
-            session, services=services_of(request), refresh_token=token, app_id=None
-        )
+        pair, _ = await sessions.rotate_tokens(session, services=services_of(request), refresh_token=token, app_id=None)
     return _envelope(request, {"accessToken": pair.access_token, "refreshToken": pair.refresh_token})
 
 

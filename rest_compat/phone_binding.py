@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import iso_offset
 from core.net import bearer_token

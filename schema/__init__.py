@@ -15,7 +15,9 @@ from schema.phone_binding import PhoneBindingMutations
 from schema.users import UserQueries
 
 Query = merge_types("Query", (UserQueries, CallupQueries, CarwashQueries))
-Mutation = merge_types("Mutation", (AuthMutations, PhoneBindingMutations, CallupMutations, OAuthMutations, CarwashMutations))
+Mutation = merge_types(
+    "Mutation", (AuthMutations, PhoneBindingMutations, CallupMutations, OAuthMutations, CarwashMutations)
+)
 SUBSCRIPTION: type | None = merge_types("Subscription", (CarwashSubscription,))
 
 

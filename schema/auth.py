@@ -139,7 +139,9 @@ class AuthMutations:
                 locale=ctx.locale,
                 client_ip=ctx.client_ip,
             )
-        return OtpSent(phone=phone, next_code_available_at=issued.next_code_available_at, code_length=issued.code_length)
+        return OtpSent(
+            phone=phone, next_code_available_at=issued.next_code_available_at, code_length=issued.code_length
+        )
 
     @strawberry.mutation(description="Sign in with a phone and the code sent to it.")
     async def login(self, info: Info, input: LoginInput) -> LoginResult:

@@ -87,7 +87,9 @@ class CheckVerificationInput:
 
 @strawberry.type
 class CallupQueries:
-    @strawberry.field(description="The calling app's own order (null for another app's or an unknown id, or no app token).")
+    @strawberry.field(
+        description="The calling app's own order (null for another app's or an unknown id, or no app token)."
+    )
     async def verification(self, info: Info, id: strawberry.ID) -> Verification | None:
         ctx = info.context
         if not ctx.app_token:

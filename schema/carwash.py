@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from strawberry.relay import PageInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
+from strawberry.relay import PageInfo
 from strawberry.types import Info
 
 from core.net import bearer_token
@@ -139,6 +139,7 @@ class MarkCarwashOrderUsedInput:
 
 # --- loading ---------------------------------------------------------------
 
+
 async def _orders_with_carwashes(session: AsyncSession, rows: list[CarwashOrderRow]) -> list[CarwashOrder]:
     found = await carwash.carwashes_by_id(session=session, ids=(row.carwash_id for row in rows))
     return [CarwashOrder.from_model(row, found[row.carwash_id]) for row in rows]
@@ -175,7 +176,8 @@ async def orders_of(info: Info, user_id: int, first: int, after: str | None) -> 
     except DomainError as exc:
         raise graphql_error(exc, info.context.locale) from None
     edges = [
-        CarwashOrderEdge(cursor=carwash.order_cursor(row), node=node) for row, node in zip(page.orders, nodes, strict=True)
+        CarwashOrderEdge(cursor=carwash.order_cursor(row), node=node)
+        for row, node in zip(page.orders, nodes, strict=True)
     ]
     return CarwashOrderConnection(
         edges=edges,
@@ -198,6 +200,7 @@ async def _service_caller(info: Info) -> ServiceToken:
 
 
 # --- root fields -----------------------------------------------------------
+
 
 @strawberry.type
 class CarwashQueries:
@@ -240,7 +243,9 @@ class CarwashMutations:
         return CarwashOrderCreated(order=await _order(info, created.order), pay_token=created.pay_token)
 
     @strawberry.mutation(description="Payment provider (service token): the order of `payToken` is paid.")
-    async def confirm_carwash_payment(self, info: Info, input: ConfirmCarwashPaymentInput) -> ConfirmCarwashPaymentResult:
+    async def confirm_carwash_payment(
+        self, info: Info, input: ConfirmCarwashPaymentInput
+    ) -> ConfirmCarwashPaymentResult:
         caller = await _service_caller(info)
         async with info.context.db.session() as session:
             row = await carwash.confirm_payment(
@@ -253,7 +258,11 @@ class CarwashMutations:
         caller = await _service_caller(info)
         async with info.context.db.session() as session:
             row = await carwash.activate_order(
-                session=session, services=info.context.services, caller=caller, order_id=str(input.order_id), code=input.code
+                session=session,
+                services=info.context.services,
+                caller=caller,
+                order_id=str(input.order_id),
+                code=input.code,
             )
         return await _order(info, row)
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import strawberry
 from graphql import FieldNode, GraphQLError
-from graphql.validation import OverlappingFieldsCanBeMergedRule
-from graphql.validation import NoSchemaIntrospectionCustomRule
+from graphql.validation import NoSchemaIntrospectionCustomRule, OverlappingFieldsCanBeMergedRule
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,

@@ -22,13 +22,20 @@ async def signed_up(client: httpx.AsyncClient, deliveries: RecordingDelivery, ph
     assert sent.status_code == 201, sent.text
     response = await client.post(
         "/api/v2/auth/register",
-        json={"phone": phone, "otp": deliveries.last_code(phone), "isTermsAccepted": True, "isPromoTermsAccepted": False},
+        json={
+            "phone": phone,
+            "otp": deliveries.last_code(phone),
+            "isTermsAccepted": True,
+            "isPromoTermsAccepted": False,
+        },
     )
     assert response.status_code == 201, response.text
     return response.json()["data"]["tokens"]["accessToken"]  # type: ignore[no-any-return]
 
 
-async def add_carwash(app: Any, carwash_id: int = CARWASH_ID, price: int = PRICE, name: str = "Мойка на Ленина") -> None:
+async def add_carwash(
+    app: Any, carwash_id: int = CARWASH_ID, price: int = PRICE, name: str = "Мойка на Ленина"
+) -> None:
     async with app.state.db.session() as session:
         await carwash.add_carwash(session=session, carwash_id=carwash_id, name=name, address="Москва", price=price)
 
@@ -53,7 +60,9 @@ async def phone_id_of(client: httpx.AsyncClient, token: str) -> str:
     return response.json()["phone_id"]  # type: ignore[no-any-return]
 
 
-def order_body(phone_id: str, plate: str = "x123xx", carwash_id: object = str(CARWASH_ID), title: str = "Toyota RAV4") -> dict[str, Any]:
+def order_body(
+    phone_id: str, plate: str = "x123xx", carwash_id: object = str(CARWASH_ID), title: str = "Toyota RAV4"
+) -> dict[str, Any]:
     return {"user": {"phone_id": phone_id}, "car": {"title": title, "plate": plate}, "carwash_id": carwash_id}
 
 
@@ -68,7 +77,9 @@ async def place_order(client: httpx.AsyncClient, token: str, **kwargs: Any) -> s
 async def pay(app: Any, pay_token: str, caller_name: str = "payments") -> Any:
     """Confirm a payment through the resolver (as the payment provider would over GraphQL)."""
     async with app.state.db.session() as session:
-        caller, _ = await service_tokens.create_service_token(session=session, services=app.state.services, name=caller_name)
+        caller, _ = await service_tokens.create_service_token(
+            session=session, services=app.state.services, name=caller_name
+        )
     async with app.state.db.session() as session:
         return await carwash.confirm_payment(
             session=session, services=app.state.services, caller=caller, pay_token=pay_token
@@ -77,7 +88,9 @@ async def pay(app: Any, pay_token: str, caller_name: str = "payments") -> Any:
 
 async def activate(app: Any, order_id: int, code: str | None = None) -> Any:
     async with app.state.db.session() as session:
-        caller, _ = await service_tokens.create_service_token(session=session, services=app.state.services, name="network")
+        caller, _ = await service_tokens.create_service_token(
+            session=session, services=app.state.services, name="network"
+        )
     async with app.state.db.session() as session:
         return await carwash.activate_order(
             session=session, services=app.state.services, caller=caller, order_id=order_id, code=code

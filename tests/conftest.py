@@ -80,7 +80,9 @@ async def empty_database(url: str) -> None:
     try:
         async with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                await conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+                await conn.execute(
+                    text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+                )
             else:
                 for table in tables:
                     await conn.execute(text(f'DELETE FROM "{table}"'))

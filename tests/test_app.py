@@ -29,7 +29,7 @@ async def test_openapi_document_lists_the_legacy_paths(client):
 
 
 async def test_too_many_aliases_are_refused(client, deliveries):
-    fields = " ".join(f"a{i}: sendOtp(input: {{phone: \"+7916123456{i % 10}\"}}) {{ __typename }}" for i in range(16))
+    fields = " ".join(f'a{i}: sendOtp(input: {{phone: "+7916123456{i % 10}"}}) {{ __typename }}' for i in range(16))
     result = await gql(client, f"mutation {{ {fields} }}")
     assert result["data"] is None
     assert "aliases" in result["errors"][0]["message"]
@@ -40,7 +40,9 @@ async def test_too_many_aliases_are_refused(client, deliveries):
 async def test_depth_limit_ignores_introspection(client):
     deep = await gql(client, "query { me { phone { number } } }")
     assert "exceeds maximum operation depth" in deep["errors"][0]["message"]
-    introspection = await gql(client, "query { __schema { types { name fields { name type { name ofType { name } } } } } }")
+    introspection = await gql(
+        client, "query { __schema { types { name fields { name type { name ofType { name } } } } } }"
+    )
     assert "errors" not in introspection and introspection["data"]["__schema"]["types"]
 
 
@@ -52,7 +54,9 @@ async def test_token_limit(client):
 
 
 async def test_mutations_only_by_json_post(client, deliveries):
-    by_get = await client.get("/graphql", params={"query": 'mutation { sendOtp(input: {phone: "+79161234567"}) { __typename } }'})
+    by_get = await client.get(
+        "/graphql", params={"query": 'mutation { sendOtp(input: {phone: "+79161234567"}) { __typename } }'}
+    )
     assert by_get.status_code in (400, 405) and deliveries.messages == []
     form = await client.post(
         "/graphql", data={"query": 'mutation { sendOtp(input: {phone: "+79161234567"}) { __typename } }'}
@@ -69,7 +73,9 @@ async def test_batched_operations_are_refused(client, deliveries):
 
 
 async def test_graphql_body_over_the_limit_is_413(client):
-    response = await client.post("/graphql", content=b'{"query": "' + b"a" * 1_100_000 + b'"}', headers={"content-type": "application/json"})
+    response = await client.post(
+        "/graphql", content=b'{"query": "' + b"a" * 1_100_000 + b'"}', headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
 

@@ -51,7 +51,10 @@ async def test_service_tokens_and_carwashes_actions(app, fetch):
     assert set(token) == {"id", "token"} and token["token"].startswith("wgs_")
     [row] = await fetch(select(ServiceToken))
     assert str(row.id) == token["id"] and row.name == "Альфред" and token["token"] not in row.token_hash
-    assert await admin.service_tokens_revoke(db, services, Namespace(id=token["id"])) == {"id": token["id"], "revoked": True}
+    assert await admin.service_tokens_revoke(db, services, Namespace(id=token["id"])) == {
+        "id": token["id"],
+        "revoked": True,
+    }
     for again in (token["id"], "abc", "999"):
         with pytest.raises(admin.AdminError):
             await admin.service_tokens_revoke(db, services, Namespace(id=again))
@@ -62,8 +65,11 @@ async def test_service_tokens_and_carwashes_actions(app, fetch):
     assert added == {"id": "77"}
     [carwash] = await fetch(select(Carwash))
     assert (carwash.id, carwash.name, carwash.price) == (77, "Мойка", 450)
-    for bad in (Namespace(id=77, name="Другая", address=None, price=0), Namespace(id=0, name="M", address=None, price=0),
-                Namespace(id=78, name="M", address=None, price=-1)):
+    for bad in (
+        Namespace(id=77, name="Другая", address=None, price=0),
+        Namespace(id=0, name="M", address=None, price=0),
+        Namespace(id=78, name="M", address=None, price=-1),
+    ):
         with pytest.raises(admin.AdminError):
             await admin.carwashes_add(db, services, bad)
 

@@ -129,7 +129,9 @@ def test_newcomer_flow_against_a_real_server(server):
         )
         assert registered.status_code == 201
         access = registered.json()["data"]["tokens"]["accessToken"]
-        me = http.post("/graphql", json={"query": "{ me { phone { number } } }"}, headers={"Authorization": f"Bearer {access}"})
+        me = http.post(
+            "/graphql", json={"query": "{ me { phone { number } } }"}, headers={"Authorization": f"Bearer {access}"}
+        )
         assert me.json() == {"data": {"me": {"phone": {"number": phone}}}}
         refresh_token = registered.json()["data"]["tokens"]["refreshToken"]
         assert http.get("/api/v2/auth/refresh", params={"refreshToken": refresh_token}).status_code == 200

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import text
 
 from core.db import Database
-from washgate.events import InProcessEventBus, PostgresEventBus, make_event_bus
 from tests.conftest import make_settings
+from washgate.events import InProcessEventBus, PostgresEventBus, make_event_bus
 
 
 async def test_in_process_bus_delivers_to_the_topics_subscribers_only():
@@ -73,7 +73,11 @@ async def test_postgres_bus_listens_again_after_losing_its_connection(postgres_u
             await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         async with bus.subscribe("carwash_orders:9") as queue:
             for _ in range(100):
-                if bus._listener is not None and not bus._listener.is_closed() and bus._listener.get_server_pid() != pid:
+                if (
+                    bus._listener is not None
+                    and not bus._listener.is_closed()
+                    and bus._listener.get_server_pid() != pid
+                ):
                     break
                 await asyncio.sleep(0.05)
             await bus.publish("carwash_orders:9", {"order_id": 1})

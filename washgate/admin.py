@@ -11,9 +11,9 @@ from core.db import Database
 from core.i18n import translate
 from core.phones import PhoneError, normalize_phone
 from core.services import Services
+from models import Carwash
 from resolvers import apps, carwash, service_tokens, users
 from resolvers.apps import AppCredentials
-from models import Carwash
 from resolvers.errors import DomainError
 
 DEMO_PHONE = "+79990000000"
@@ -52,7 +52,9 @@ async def users_create(db: Database, services: Services, args: argparse.Namespac
             raise AdminError(f"not a phone number: {args.phone}") from None
     async with db.session() as session:
         try:
-            user = await users.create_user(session, phone=phone, email=args.email, password=args.password, name=args.name)
+            user = await users.create_user(
+                session, phone=phone, email=args.email, password=args.password, name=args.name
+            )
             if args.driver:
                 await users.add_driver_profile(session, user=user)
             await session.commit()

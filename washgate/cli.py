@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings()
-    except Exception as exc:  # noqa: BLE001 - a configuration error is the user's to fix
+    except Exception as exc:
         print(f"washgate: invalid configuration: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings)

@@ -64,7 +64,9 @@ async def docs_page(request: Request) -> Response:
         "<style>body{font-family:sans-serif;margin:2em}td{padding:4px 12px;border-bottom:1px solid #ddd}</style>"
         "</head><body><h1>washgate legacy REST APIs</h1>"
         "<p>Machine-readable: <a href='/openapi.json'>/openapi.json</a>. GraphQL: <a href='/graphql'>/graphql</a>.</p>"
-        "<table><tr><th>method</th><th>path</th><th>API</th><th>what</th></tr>" + "".join(rows) + "</table></body></html>"
+        "<table><tr><th>method</th><th>path</th><th>API</th><th>what</th></tr>"
+        + "".join(rows)
+        + "</table></body></html>"
     )
     return HTMLResponse(body)
 

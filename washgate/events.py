@@ -93,7 +93,9 @@ class PostgresEventBus(InProcessEventBus):
     async def publish(self, topic: str, payload: Any) -> None:
         message = json.dumps({"topic": topic, "payload": payload}, separators=(",", ":"))
         async with self._db.engine.connect() as conn:
-            await conn.execute(text("SELECT pg_notify(:channel, :message)"), {"channel": self.CHANNEL, "message": message})
+            await conn.execute(
+                text("SELECT pg_notify(:channel, :message)"), {"channel": self.CHANNEL, "message": message}
+            )
             await conn.commit()
 
     async def _connect(self) -> None:
@@ -126,7 +128,7 @@ class PostgresEventBus(InProcessEventBus):
                     await self._connect()
                     log.info("event listener reconnected")
                     return
-                except Exception:  # noqa: BLE001 - keep trying while the server runs
+                except Exception:
                     await asyncio.sleep(self.RECONNECT_SECONDS)
         finally:
             self._reconnect_task = None

@@ -61,7 +61,7 @@ class ExampleTab:
 
 
 SIGN_IN = ExampleTab(
-    query='''
+    query="""
 # Welcome to washgate's GraphiQL.
 # Sign in with a phone in three steps. This tab holds
 # several operations: press the run button and pick one,
@@ -135,13 +135,13 @@ query Me {
     cards { number balance }
   }
 }
-''',
+""",
     variables={"phone": "+79990000000", "otp": "", "name": "Demo"},
     headers=TOKEN_HEADER_EXAMPLE,
 )
 
 TOKENS = ExampleTab(
-    query='''
+    query="""
 # Access tokens live WASHGATE_ACCESS_TOKEN_TTL_SECONDS
 # (15 minutes by default). Trade the refresh token from
 # Login for a new pair: each refresh token works once,
@@ -163,13 +163,13 @@ mutation Logout {
     ... on Error { code message }
   }
 }
-''',
+""",
     variables={"refreshToken": "<tokens.refreshToken from Login>"},
     headers=TOKEN_HEADER_EXAMPLE,
 )
 
 CARWASH = ExampleTab(
-    query='''
+    query="""
 # A carwash order: pick a carwash, order it for one of
 # your phones (Me lists their ids) and follow the order
 # live with the subscription. Subscriptions run over a
@@ -204,7 +204,7 @@ subscription CarwashOrderUpdated {
     id status carTitle plate code paidAt activatedAt usedAt
   }
 }
-''',
+""",
     variables={"phoneId": "1", "carwashId": "1", "title": "Skoda Octavia", "plate": "А123ВС77"},
     headers=TOKEN_HEADER_EXAMPLE,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -12,7 +13,6 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
-from cross_web import HTTPException
 
 from core.db import Database
 from core.net import client_ip, request_locale
@@ -96,7 +96,6 @@ class WashgateGraphQL(GraphQL):
         context.authorization = authorization
         try:
             await context.viewer()
-        except Exception:  # noqa: BLE001 - any failure refuses the connection
-            raise ConnectionRejectionError()
+        except Exception:  # a bad token, or no database: refuse the connection either way
+            raise ConnectionRejectionError() from None
         return None
-

@@ -20,7 +20,9 @@ def render_request_error(request: Request, status: int) -> Response:
     api = api_for_path(path)
     if api is not None:
         return api.render_request_error(request, status)
-    message = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}.get(status, "Internal server error")
+    message = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}.get(
+        status, "Internal server error"
+    )
     if path == "/graphql":
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(status, "INTERNAL_ERROR")
         return graphql_error_response(message, code, status)

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 import uvicorn
+from sqlmodel import select
 from standardwebhooks.webhooks import Webhook
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from sqlmodel import select
 
 from models import VerificationCode
 
@@ -102,7 +102,7 @@ async def test_webhook_gets_a_signed_payload(client, receiver):
 async def test_flash_call_payload_carries_the_caller_id(client, receiver):
     query = 'mutation { sendOtp(input: {phone: "+79161234567", channel: FLASH_CALL}) { __typename } }'
     await client.post("/graphql", json={"query": query})
-    [(headers, body)] = receiver.requests
+    [(_, body)] = receiver.requests
     data = json.loads(body)["data"]
     assert json.loads(body)["type"] == "otp.flash_call"
     assert data["caller_id"] == "7487260" + data["code"]

@@ -192,7 +192,9 @@ async def test_an_app_blocked_before_its_first_call_is_403(client, app, deliveri
 # --- not found: unknown, malformed and other apps' orders --------------------------
 
 
-@pytest.mark.parametrize("order_id", [str(uuid.uuid4()), "not-a-uuid", "1", "6999f209-5bb6-4581-9f91", "%27%20OR%201=1"])
+@pytest.mark.parametrize(
+    "order_id", [str(uuid.uuid4()), "not-a-uuid", "1", "6999f209-5bb6-4581-9f91", "%27%20OR%201=1"]
+)
 async def test_unknown_or_malformed_order_is_404(client, creds, order_id):
     response = await check(client, creds.app_token, order_id, "1234")
     assert response.status_code == 404 and response.json() == failure("order not found")
@@ -376,7 +378,9 @@ async def test_request_level_errors_keep_the_envelope(client, creds):
         assert response.status_code == status, path
         assert response.json() == failure(message)
     big = await client.post(
-        ORDERS, content=b"{" + b" " * 1_100_000 + b"}", headers={**auth(creds.app_token), "content-type": "application/json"}
+        ORDERS,
+        content=b"{" + b" " * 1_100_000 + b"}",
+        headers={**auth(creds.app_token), "content-type": "application/json"},
     )
     assert big.status_code == 413 and big.json() == failure("payload too large")
 
@@ -402,7 +406,10 @@ async def test_messages_follow_accept_language(client, creds, deliveries):
     assert response.json() == failure("заказ не найден")
     data = await placed(client, creds.app_token, headers=ru)
     assert deliveries.messages[-1].locale == "ru"
-    assert deliveries.messages[-1].text == f"Ваш код — последние цифры номера, с которого поступит звонок: {deliveries.messages[-1].caller_id}"
+    assert (
+        deliveries.messages[-1].text
+        == f"Ваш код — последние цифры номера, с которого поступит звонок: {deliveries.messages[-1].caller_id}"
+    )
     code = deliveries.last_code(E164)
     response = await check(client, creds.app_token, data["id"], wrong_code(code), headers=ru)
     assert response.json() == failure("Неверный код")

@@ -56,6 +56,7 @@ async def only_order(fetch) -> CarwashOrder:
 
 # --- GET /user/phone -------------------------------------------------------
 
+
 async def test_user_phone_answers_the_masked_phone_and_its_id(client, fetch, user_a):
     response = await client.get(PHONE, headers=user_auth(user_a))
     assert response.status_code == 200
@@ -125,6 +126,7 @@ async def test_an_account_without_a_verified_phone_gets_phone_not_found(app, cli
 
 # --- POST /order -----------------------------------------------------------
 
+
 async def test_order_answers_a_pay_token_and_stores_a_created_order(client, fetch, user_a):
     phone_id = await phone_id_of(client, user_a)
     response = await client.post(ORDER, json=order_body(phone_id, plate="х123хх77"), headers=user_auth(user_a))
@@ -133,7 +135,12 @@ async def test_order_answers_a_pay_token_and_stores_a_created_order(client, fetc
     assert set(body) == {"pay_token"} and body["pay_token"].startswith("payment:gAAAAA")
     order = await only_order(fetch)
     assert (order.status, order.plate, order.plate_normalized) == ("CREATED", "х123хх77", "Х123ХХ77")
-    assert (order.car_title, order.carwash_id, order.amount, order.phone_id) == ("Toyota RAV4", CARWASH_ID, PRICE, int(phone_id))
+    assert (order.car_title, order.carwash_id, order.amount, order.phone_id) == (
+        "Toyota RAV4",
+        CARWASH_ID,
+        PRICE,
+        int(phone_id),
+    )
     assert order.code is None and order.paid_at is None
 
 
@@ -182,7 +189,9 @@ async def test_order_accepts_russian_plates(client, fetch, user_a, plate):
     assert (await only_order(fetch)).plate == plate
 
 
-@pytest.mark.parametrize("plate", ["", "123", "x12xx", "x1234xx", "б123хх", "Q123QQ", "x123xx1", "x123xx7777", "хх123х", "'; DROP TABLE--"])
+@pytest.mark.parametrize(
+    "plate", ["", "123", "x12xx", "x1234xx", "б123хх", "Q123QQ", "x123xx1", "x123xx7777", "хх123х", "'; DROP TABLE--"]
+)
 async def test_order_with_a_bad_plate_is_invalid_car_plate(client, fetch, user_a, plate):
     phone_id = await phone_id_of(client, user_a)
     response = await client.post(ORDER, json=order_body(phone_id, plate=plate), headers=user_auth(user_a))
@@ -268,7 +277,9 @@ async def test_order_while_one_is_paid_is_too_many_codes(app, client, fetch, use
     assert order.status == "PAID"
 
 
-async def test_order_while_one_is_active_is_too_many_codes_and_after_use_is_allowed(app, client, fetch, user_a, service):
+async def test_order_while_one_is_active_is_too_many_codes_and_after_use_is_allowed(
+    app, client, fetch, user_a, service
+):
     paid = await pay(app, await place_order(client, user_a))
     await activate(app, paid.id)
     phone_id = await phone_id_of(client, user_a)
@@ -299,8 +310,14 @@ async def test_the_database_refuses_a_second_open_order(app, client, user_a):
         user = await users.user_by_phone(session, phone=PHONE_A)
         session.add(
             CarwashOrder(
-                user_id=user.id, carwash_id=CARWASH_ID, car_title="T", plate="x123xx", plate_normalized="Х123ХХ",
-                status="PAID", pay_nonce_hash="x", pay_expires_at=utcnow(),
+                user_id=user.id,
+                carwash_id=CARWASH_ID,
+                car_title="T",
+                plate="x123xx",
+                plate_normalized="Х123ХХ",
+                status="PAID",
+                pay_nonce_hash="x",
+                pay_expires_at=utcnow(),
             )
         )
         with pytest.raises(IntegrityError):
@@ -308,6 +325,7 @@ async def test_the_database_refuses_a_second_open_order(app, client, user_a):
 
 
 # --- GET /order/active -----------------------------------------------------
+
 
 async def test_active_order_is_204_with_an_empty_body_when_there_is_none(client, user_a):
     response = await client.get(ACTIVE, headers=user_auth(user_a))
@@ -335,14 +353,22 @@ async def test_the_whole_legacy_flow(app, client, fetch, user_a, service):
     response = await client.get(ACTIVE, headers=user_auth(user_a))
     assert response.status_code == 200
     assert response.json() == {
-        "plate": "x123xx", "car_title": "Honda Civic", "code": None, "carwashId": str(CARWASH_ID), "status": "Paid",
+        "plate": "x123xx",
+        "car_title": "Honda Civic",
+        "code": None,
+        "carwashId": str(CARWASH_ID),
+        "status": "Paid",
     }
     # code issued -> active shows Active with the code and no plate
     active = await activate(app, paid.id)
     response = await client.get(ACTIVE, headers=user_auth(user_a))
     assert response.status_code == 200
     assert response.json() == {
-        "plate": None, "car_title": "Honda Civic", "code": active.code, "carwashId": str(CARWASH_ID), "status": "Active",
+        "plate": None,
+        "car_title": "Honda Civic",
+        "code": active.code,
+        "carwashId": str(CARWASH_ID),
+        "status": "Active",
     }
     assert len(active.code) == 8 and set(active.code) <= set(carwash.WASH_CODE_ALPHABET)
     # the carwash annuls it -> 204
@@ -365,6 +391,7 @@ async def test_user_b_sees_nothing_of_user_a(app, client, deliveries, user_a):
 
 
 # --- POST /order/used ------------------------------------------------------
+
 
 async def test_used_is_idempotent_for_a_used_order(app, client, fetch, user_a, service):
     paid = await pay(app, await place_order(client, user_a))
@@ -397,7 +424,19 @@ async def test_used_for_an_unknown_order_is_404(client, user_a, service, order_i
     assert response.json() == {"code": "NOT_FOUND", "message": "Заказ не найден"}
 
 
-@pytest.mark.parametrize("raw", [b"{bad", b"", b"[]", b"{}", b'{"order_id": null}', b'{"order_id": true}', b'{"order_id": [1]}', b'{"order_id": {"a": 1}}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{bad",
+        b"",
+        b"[]",
+        b"{}",
+        b'{"order_id": null}',
+        b'{"order_id": true}',
+        b'{"order_id": [1]}',
+        b'{"order_id": {"a": 1}}',
+    ],
+)
 async def test_used_with_a_bad_body_is_400(client, service, raw):
     response = await client.post(USED, content=raw, headers={**bearer(service), "Content-Type": "application/json"})
     assert response.status_code == 400 and response.json()["code"] == "VALIDATION_FAILED"
@@ -428,6 +467,7 @@ async def test_credentials_are_checked_before_the_body(client):
 
 # --- payments (the resolver the payment provider reaches through GraphQL) --
 
+
 async def test_double_payment_callbacks_record_one_payment(app, client, fetch, user_a):
     pay_token = await place_order(client, user_a)
     first = await pay(app, pay_token)
@@ -457,6 +497,7 @@ async def test_messages_follow_accept_language_q_values(client, user_a):
 
 
 # --- request-level errors --------------------------------------------------
+
 
 async def test_unknown_paths_are_404_in_the_seed_shape(client):
     for path in (f"{BASE}/nope", f"{BASE}/order/active/x", "/carwashes/2.x/order"):

@@ -103,14 +103,18 @@ async def test_password_token_answers_token_user_and_driver(app, client, client_
 
 async def test_password_token_without_driver_omits_it_and_email_case_is_ignored(app, client, client_app):
     await make_user(app, phone="+79161112233")
-    response = await client.post(TOKEN, json={"app_id": client_app.app_id, "email": "FOO@Wheely.com ", "password": PASSWORD})
+    response = await client.post(
+        TOKEN, json={"app_id": client_app.app_id, "email": "FOO@Wheely.com ", "password": PASSWORD}
+    )
     assert response.status_code == 200
     assert list(response.json()) == ["token", "user"]
     assert response.json()["user"]["phone"] == "79161112233"
 
 
 @pytest.mark.parametrize("email,password", [(EMAIL, "wrong-password"), ("nobody@wheely.com", PASSWORD)])
-async def test_wrong_password_or_unknown_email_is_the_same_invalid_user(app, client, client_app, fetch, email, password):
+async def test_wrong_password_or_unknown_email_is_the_same_invalid_user(
+    app, client, client_app, fetch, email, password
+):
     await make_user(app)
     response = await client.post(TOKEN, json={"app_id": client_app.app_id, "email": email, "password": password})
     assert response.status_code == 401
@@ -186,12 +190,20 @@ async def test_blocked_app_is_invalid_app_in_both_languages(app, client, client_
         ({"email": EMAIL, "password": PASSWORD}, "app_id", "This field is required"),
         ({"app_id": 5, "email": EMAIL, "password": PASSWORD}, "app_id", "Invalid value"),
         ({"app_id": "APP"}, "email", "Email and password, or phone, are required"),
-        ({"app_id": "APP", "email": EMAIL, "password": PASSWORD, "phone": PHONE}, "phone", "Send either email and password or phone"),
+        (
+            {"app_id": "APP", "email": EMAIL, "password": PASSWORD, "phone": PHONE},
+            "phone",
+            "Send either email and password or phone",
+        ),
         ({"app_id": "APP", "password": PASSWORD}, "email", "This field is required"),
         ({"app_id": "APP", "email": EMAIL}, "password", "This field is required"),
         ({"app_id": "APP", "email": "not-an-email", "password": PASSWORD}, "email", "Email must be valid"),
         ({"app_id": "APP", "email": EMAIL, "password": ["x"]}, "password", "Invalid value"),
-        ({"app_id": "APP", "email": EMAIL, "password": "x" * 1025}, "password", "The password must be at most 1024 characters long"),
+        (
+            {"app_id": "APP", "email": EMAIL, "password": "x" * 1025},
+            "password",
+            "The password must be at most 1024 characters long",
+        ),
         ({"app_id": "APP", "phone": "12345"}, "phone", "Phone number must be valid"),
         ({"app_id": "APP", "phone": "'; DROP TABLE users; --"}, "phone", "Phone number must be valid"),
         ({"app_id": "APP", "phone": "+12025550143"}, "phone", "Codes cannot be sent to this country"),
@@ -247,11 +259,17 @@ async def test_pending_token_is_refused_until_activated(client, client_app, deli
     assert me["data"]["me"] is None and me["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     refused = await client.post(
         REFRESH,
-        json={"app_id": client_app.app_id, "app_secret": client_app.app_secret, "refresh_token": token["refresh_token"]},
+        json={
+            "app_id": client_app.app_id,
+            "app_secret": client_app.app_secret,
+            "refresh_token": token["refresh_token"],
+        },
     )
     assert refused.status_code == 401 and refused.json() == BAD_REFRESH
 
-    response = await client.put(ACTIVATE, json={"token": token["access_token"], "pin": int(deliveries.last_code(PHONE))})
+    response = await client.put(
+        ACTIVATE, json={"token": token["access_token"], "pin": int(deliveries.last_code(PHONE))}
+    )
     assert response.status_code == 200
     body = response.json()
     assert list(body) == ["user"] and list(body["user"]) == USER_KEYS
@@ -263,7 +281,11 @@ async def test_pending_token_is_refused_until_activated(client, client_app, deli
     # the refresh token, unused while pending, now works with the app's credentials
     refreshed = await client.post(
         REFRESH,
-        json={"app_id": client_app.app_id, "app_secret": client_app.app_secret, "refresh_token": token["refresh_token"]},
+        json={
+            "app_id": client_app.app_id,
+            "app_secret": client_app.app_secret,
+            "refresh_token": token["refresh_token"],
+        },
     )
     assert refreshed.status_code == 200
     assert list(refreshed.json()) == ["token"] and list(refreshed.json()["token"]) == TOKEN_KEYS
@@ -309,7 +331,9 @@ async def test_spent_attempts_refuse_even_the_right_pin(client, client_app, deli
     token = await phone_token(client, client_app)
     pin = deliveries.last_code(PHONE)
     for _ in range(5):
-        assert (await client.put(ACTIVATE, json={"token": token["access_token"], "pin": wrong_code(pin)})).status_code == 401
+        assert (
+            await client.put(ACTIVATE, json={"token": token["access_token"], "pin": wrong_code(pin)})
+        ).status_code == 401
     response = await client.put(ACTIVATE, json={"token": token["access_token"], "pin": pin})
     assert response.status_code == 401 and response.json() == WRONG_PIN_EN
     [auth_session] = await fetch(select(AuthSession))
@@ -331,7 +355,9 @@ async def test_a_locked_phone_answers_429(client, client_app, deliveries):
         await client.put(ACTIVATE, json={"token": token["access_token"], "pin": wrong_code(pin)})
     response = await client.put(ACTIVATE, json={"token": token["access_token"], "pin": pin})
     assert response.status_code == 429
-    assert response.json() == {"errors": {"too_many_requests": ["Too many wrong codes for this phone, try again later"]}}
+    assert response.json() == {
+        "errors": {"too_many_requests": ["Too many wrong codes for this phone, try again later"]}
+    }
     assert int(response.headers["Retry-After"]) > 3600
 
 
@@ -361,7 +387,11 @@ async def test_activating_a_foreign_token(app, client, client_app, deliveries, f
     # a token signed by another deployment's key
     auth_session = (await fetch(select(AuthSession).order_by(AuthSession.created_at)))[0]
     forged = encode_access_token(
-        Keys.derive("some-other-secret"), user_id=auth_session.user_id, session_id=auth_session.id, now=utcnow(), ttl=900
+        Keys.derive("some-other-secret"),
+        user_id=auth_session.user_id,
+        session_id=auth_session.id,
+        now=utcnow(),
+        ttl=900,
     )
     for token in (forged, "not-a-jwt", mine["refresh_token"]):
         response = await client.put(ACTIVATE, json={"token": token, "pin": my_pin})
@@ -371,7 +401,9 @@ async def test_activating_a_foreign_token(app, client, client_app, deliveries, f
 
 async def test_an_active_token_cannot_be_activated(app, client, client_app, deliveries):
     await make_user(app)
-    token = (await client.post(TOKEN, json={"app_id": client_app.app_id, "email": EMAIL, "password": PASSWORD})).json()["token"]
+    token = (await client.post(TOKEN, json={"app_id": client_app.app_id, "email": EMAIL, "password": PASSWORD})).json()[
+        "token"
+    ]
     response = await client.put(ACTIVATE, json={"token": token["access_token"], "pin": "1234"})
     assert response.status_code == 401 and response.json() == BAD_TOKEN
 
@@ -391,7 +423,9 @@ async def test_a_newer_phone_token_replaces_the_pending_one(client, client_app, 
     second = await phone_token(client, client_app)
     response = await client.put(ACTIVATE, json={"token": first["access_token"], "pin": first_pin})
     assert response.status_code == 401 and response.json() == BAD_TOKEN
-    assert (await client.put(ACTIVATE, json={"token": second["access_token"], "pin": deliveries.last_code(PHONE)})).status_code == 200
+    assert (
+        await client.put(ACTIVATE, json={"token": second["access_token"], "pin": deliveries.last_code(PHONE)})
+    ).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -443,7 +477,7 @@ async def test_robot_call_replaces_the_pin(client, client_app, deliveries, fetch
     sms_pin = deliveries.last_code(PHONE)
     response = await client.post(f"/auto_call/{PHONE_DIGITS}", headers={"Accept-Language": "ru"})
     assert response.status_code == 200 and response.json() == {}
-    sms, call = deliveries.to(PHONE)
+    _sms, call = deliveries.to(PHONE)
     assert call.type == "otp.voice" and call.purpose == "token_activation" and call.locale == "ru"
     assert call.text == "Ваш код: " + " ".join(call.code)
     old = await client.put(ACTIVATE, json={"token": token["access_token"], "pin": sms_pin})
@@ -530,7 +564,11 @@ async def test_refresh_for_a_blocked_app_is_invalid_app(app, client, client_app)
     await block(app, client_app.app_id)
     response = await client.post(
         REFRESH,
-        json={"app_id": client_app.app_id, "app_secret": client_app.app_secret, "refresh_token": token["refresh_token"]},
+        json={
+            "app_id": client_app.app_id,
+            "app_secret": client_app.app_secret,
+            "refresh_token": token["refresh_token"],
+        },
         headers={"Accept-Language": "ru"},
     )
     assert response.status_code == 401 and response.json() == {"errors": {"invalid_app": ["Неверное приложение"]}}
@@ -549,7 +587,12 @@ async def test_a_token_issued_without_an_app_does_not_refresh_here(client, clien
     await client.post("/api/v2/auth/send/otp", json={"phone": PHONE})
     registered = await client.post(
         "/api/v2/auth/register",
-        json={"phone": PHONE, "otp": deliveries.last_code(PHONE), "isTermsAccepted": True, "isPromoTermsAccepted": False},
+        json={
+            "phone": PHONE,
+            "otp": deliveries.last_code(PHONE),
+            "isTermsAccepted": True,
+            "isPromoTermsAccepted": False,
+        },
     )
     refresh_token = registered.json()["data"]["tokens"]["refreshToken"]
     response = await client.post(
@@ -576,7 +619,11 @@ async def test_refresh_of_a_deleted_account_is_invalid_refresh_token(app, client
         assert await users.delete_user(session, user_id=user_id)
     response = await client.post(
         REFRESH,
-        json={"app_id": client_app.app_id, "app_secret": client_app.app_secret, "refresh_token": token["refresh_token"]},
+        json={
+            "app_id": client_app.app_id,
+            "app_secret": client_app.app_secret,
+            "refresh_token": token["refresh_token"],
+        },
     )
     assert response.status_code == 401 and response.json() == BAD_REFRESH
 
@@ -602,7 +649,9 @@ async def test_request_level_errors_keep_the_shape(client, method, path, status,
 
 
 async def test_a_body_over_the_limit_is_413(client):
-    response = await client.post(TOKEN, content=b"{" + b" " * 1_100_000 + b"}", headers={"content-type": "application/json"})
+    response = await client.post(
+        TOKEN, content=b"{" + b" " * 1_100_000 + b"}", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.json() == {"errors": {"payload_too_large": ["Payload too large"]}}
 

@@ -12,7 +12,12 @@ from models import User, VerificationCode
 from tests.support import wrong_code
 
 PHONE = "+79161234567"
-SEND, LOGIN, REGISTER, REFRESH = "/api/v2/auth/send/otp", "/api/v2/auth/login", "/api/v2/auth/register", "/api/v2/auth/refresh"
+SEND, LOGIN, REGISTER, REFRESH = (
+    "/api/v2/auth/send/otp",
+    "/api/v2/auth/login",
+    "/api/v2/auth/register",
+    "/api/v2/auth/refresh",
+)
 ERROR_KEYS = {"code", "type", "message", "timestamp", "path"}
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -25,7 +30,12 @@ async def registered(client, deliveries, phone=PHONE):
     await send(client, phone)
     response = await client.post(
         REGISTER,
-        json={"phone": phone, "otp": deliveries.last_code(phone), "isTermsAccepted": True, "isPromoTermsAccepted": False},
+        json={
+            "phone": phone,
+            "otp": deliveries.last_code(phone),
+            "isTermsAccepted": True,
+            "isPromoTermsAccepted": False,
+        },
     )
     assert response.status_code == 201, response.text
     return response.json()["data"]
@@ -88,8 +98,23 @@ async def test_register_then_login_then_refresh(client, deliveries):
     assert data["type"] == "register-success"
     client_obj = data["client"]
     assert list(client_obj) == [
-        "clientId", "name", "inn", "email", "phone", "birthday", "clientTypeId", "note", "isActivated", "genderId",
-        "correctPhone", "refreshToken", "isTokeValid", "activatedDate", "isLk", "tag", "cards",
+        "clientId",
+        "name",
+        "inn",
+        "email",
+        "phone",
+        "birthday",
+        "clientTypeId",
+        "note",
+        "isActivated",
+        "genderId",
+        "correctPhone",
+        "refreshToken",
+        "isTokeValid",
+        "activatedDate",
+        "isLk",
+        "tag",
+        "cards",
     ]
     assert client_obj["phone"] == "79161234567" and client_obj["correctPhone"] == PHONE
     assert client_obj["name"] == "Новый пользователь" and client_obj["isActivated"] == 1
@@ -178,7 +203,12 @@ async def test_register_existing_account_is_409_code_41(client, deliveries):
     await send(client)
     response = await client.post(
         REGISTER,
-        json={"phone": PHONE, "otp": deliveries.last_code(PHONE), "isTermsAccepted": True, "isPromoTermsAccepted": False},
+        json={
+            "phone": PHONE,
+            "otp": deliveries.last_code(PHONE),
+            "isTermsAccepted": True,
+            "isPromoTermsAccepted": False,
+        },
     )
     assert response.status_code == 409
     assert response.json()["code"] == 41 and response.json()["type"] == "api_client"

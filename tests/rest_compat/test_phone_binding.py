@@ -39,7 +39,12 @@ async def register(client, deliveries, phone=PHONE) -> str:
     assert (await client.post(SEND, json={"phone": phone})).status_code == 201
     response = await client.post(
         REGISTER,
-        json={"phone": phone, "otp": deliveries.last_code(phone), "isTermsAccepted": True, "isPromoTermsAccepted": False},
+        json={
+            "phone": phone,
+            "otp": deliveries.last_code(phone),
+            "isTermsAccepted": True,
+            "isPromoTermsAccepted": False,
+        },
     )
     assert response.status_code == 201, response.text
     return response.json()["data"]["tokens"]["accessToken"]
@@ -171,7 +176,9 @@ async def test_daily_quota_answers_423_and_keeps_the_last_code(client, deliverie
     assert await bound_numbers(fetch) == [PHONE]
 
 
-async def test_change_phone_after_binding_needs_unbind_then_binds_the_new_phone_at_once(client, deliveries, fetch, token):
+async def test_change_phone_after_binding_needs_unbind_then_binds_the_new_phone_at_once(
+    client, deliveries, fetch, token
+):
     assert (await client.post(BIND, headers=oauth(token))).status_code == 200
     assert (await client.post(SEND, json={"phone": NEW_PHONE})).status_code == 201
     changed = await gql(
@@ -194,10 +201,14 @@ async def test_change_phone_after_binding_needs_unbind_then_binds_the_new_phone_
     assert bind_messages(deliveries, NEW_PHONE) == []
 
 
-async def test_after_a_change_an_old_verification_sends_the_sms_to_the_new_phone(client, deliveries, fetch, execute, token):
+async def test_after_a_change_an_old_verification_sends_the_sms_to_the_new_phone(
+    client, deliveries, fetch, execute, token
+):
     assert (await client.post(BIND, headers=oauth(token))).status_code == 200
     await client.post(SEND, json={"phone": NEW_PHONE})
-    await gql(client, CHANGE_PHONE, {"input": {"phone": NEW_PHONE, "otp": deliveries.last_code(NEW_PHONE)}}, token=token)
+    await gql(
+        client, CHANGE_PHONE, {"input": {"phone": NEW_PHONE, "otp": deliveries.last_code(NEW_PHONE)}}, token=token
+    )
     assert (await client.post(UNBIND, headers=oauth(token))).status_code == 200
     await age_phone(execute, NEW_PHONE)
 
@@ -275,7 +286,9 @@ async def test_confirm_after_the_code_expired_is_404(client, deliveries, execute
     assert response.status_code == 404 and response.json() == {"code": "noActiveRequest"}
 
 
-@pytest.mark.parametrize("body", [{"code": "12"}, {"code": "12345"}, {"code": "12a4"}, {"code": True}, {"code": None}, {}, [1]])
+@pytest.mark.parametrize(
+    "body", [{"code": "12"}, {"code": "12345"}, {"code": "12a4"}, {"code": True}, {"code": None}, {}, [1]]
+)
 async def test_malformed_codes_are_400_and_cost_no_attempt(client, deliveries, fetch, old_token, body):
     await client.post(BIND, headers=oauth(old_token))
     response = await client.post(CONFIRM, headers=oauth(old_token), json=body)
@@ -356,7 +369,9 @@ async def test_a_locked_phone_answers_429_whatever_the_code(client, deliveries, 
     await client.post(BIND, headers=oauth(old_token))
     code = bind_messages(deliveries)[-1].code
     for _ in range(3):
-        assert (await client.post(CONFIRM, headers=oauth(old_token), json={"code": wrong_code(code)})).status_code == 422
+        assert (
+            await client.post(CONFIRM, headers=oauth(old_token), json={"code": wrong_code(code)})
+        ).status_code == 422
     locked = await client.post(CONFIRM, headers=oauth(old_token), json={"code": code})
     assert locked.status_code == 429
     body = locked.json()

@@ -62,7 +62,9 @@ mutation ChangePhone($phone: String!, $otp: String!) {
     ... on Error { code message }
   }
 }"""
-ME = "query Me { me { id name email phone { id number masked verifiedAt boundAt } phones { number } cards { number balance } } }"
+ME = """query Me {
+  me { id name email phone { id number masked verifiedAt boundAt } phones { number } cards { number balance } }
+}"""
 
 
 async def sign_up(client, deliveries, phone=PHONE, name=None):
@@ -190,12 +192,18 @@ async def test_wrong_codes_count_down_then_exhaust(client, deliveries):
 
 async def test_expired_code_is_invalid_with_no_attempts_left(client, deliveries, execute):
     from datetime import UTC, datetime
+
     from sqlmodel import update
 
     await gql(client, SEND_OTP, {"phone": PHONE})
     await execute(update(VerificationCode).values(expires_at=datetime(2020, 1, 1, tzinfo=UTC)))
     error = (await gql(client, LOGIN, {"phone": PHONE, "otp": deliveries.last_code(PHONE)}))["data"]["login"]
-    assert error == {"__typename": "InvalidCodeError", "code": "INVALID_OTP", "message": "The code is incorrect", "attemptsLeft": 0}
+    assert error == {
+        "__typename": "InvalidCodeError",
+        "code": "INVALID_OTP",
+        "message": "The code is incorrect",
+        "attemptsLeft": 0,
+    }
 
 
 @pytest.mark.settings(otp_resend_seconds=0, phone_lock_failures=7)
@@ -230,7 +238,9 @@ async def test_test_phone_gets_its_fixed_code_and_nothing_is_sent(client, delive
 async def test_change_phone(client, deliveries, fetch):
     tokens = (await sign_up(client, deliveries))["tokens"]
     await gql(client, SEND_OTP, {"phone": OTHER})
-    result = await gql(client, CHANGE_PHONE, {"phone": OTHER, "otp": deliveries.last_code(OTHER)}, token=tokens["accessToken"])
+    result = await gql(
+        client, CHANGE_PHONE, {"phone": OTHER, "otp": deliveries.last_code(OTHER)}, token=tokens["accessToken"]
+    )
     changed = result["data"]["changePhone"]
     assert changed["__typename"] == "AccountPhoneChanged"
     assert changed["user"]["phone"]["number"] == OTHER
@@ -244,7 +254,9 @@ async def test_change_phone_to_another_accounts_phone_is_refused(client, deliver
     tokens = (await sign_up(client, deliveries))["tokens"]
     await sign_up(client, deliveries, phone=OTHER)
     await gql(client, SEND_OTP, {"phone": OTHER})
-    result = await gql(client, CHANGE_PHONE, {"phone": OTHER, "otp": deliveries.last_code(OTHER)}, token=tokens["accessToken"])
+    result = await gql(
+        client, CHANGE_PHONE, {"phone": OTHER, "otp": deliveries.last_code(OTHER)}, token=tokens["accessToken"]
+    )
     assert result["data"]["changePhone"]["code"] == "ACCOUNT_EXISTS"
     assert len(await fetch(select(Phone).where(Phone.number == OTHER))) == 1
 

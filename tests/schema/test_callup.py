@@ -17,7 +17,9 @@ from tests.support import gql, wrong_code
 PHONE, E164 = "79161234567", "+79161234567"
 PREFIX = "7487260"
 
-VERIFICATION_FIELDS = "id phone callerPrefix callerMask codeLength code status attemptsLeft expiresAt createdAt verifiedAt"
+VERIFICATION_FIELDS = (
+    "id phone callerPrefix callerMask codeLength code status attemptsLeft expiresAt createdAt verifiedAt"
+)
 # `Verification.code` and `Error.code` differ in type: a union selection aliases one of them.
 CREATED_FIELDS = VERIFICATION_FIELDS.replace(" code ", " value: code ")
 ERROR_FIELDS = """
@@ -105,7 +107,10 @@ async def test_reveal_code_and_a_chosen_code_are_returned(client, creds, deliver
 async def test_a_bad_chosen_code_or_phone_is_a_validation_error(client, creds, deliveries, fetch):
     result = await create(client, creds.app_token, code="12a4")
     assert result == {
-        "__typename": "ValidationError", "code": "VALIDATION_FAILED", "message": "The code must be 4 digits", "field": "code",
+        "__typename": "ValidationError",
+        "code": "VALIDATION_FAILED",
+        "message": "The code must be 4 digits",
+        "field": "code",
     }
     result = await create(client, creds.app_token, "12345")
     assert result["__typename"] == "ValidationError" and result["field"] == "phone"
@@ -138,7 +143,10 @@ async def test_check_verification_wrong_then_right_then_again(client, creds, del
     code = deliveries.last_code(E164)
     wrong = await check(client, creds.app_token, created["id"], wrong_code(code))
     assert wrong == {
-        "__typename": "InvalidCodeError", "code": "INVALID_OTP", "message": "The code is incorrect", "attemptsLeft": 4,
+        "__typename": "InvalidCodeError",
+        "code": "INVALID_OTP",
+        "message": "The code is incorrect",
+        "attemptsLeft": 4,
     }
     right = await check(client, creds.app_token, created["id"], code)
     assert right["__typename"] == "VerificationChecked" and right["success"] is True
@@ -147,7 +155,9 @@ async def test_check_verification_wrong_then_right_then_again(client, creds, del
     assert verification["verifiedAt"] is not None and verification["code"] is None
     again = await check(client, creds.app_token, created["id"], code)
     assert again == {
-        "__typename": "InvalidCodeError", "code": "INVALID_OTP", "message": "This order is already verified",
+        "__typename": "InvalidCodeError",
+        "code": "INVALID_OTP",
+        "message": "This order is already verified",
         "attemptsLeft": 0,
     }
 

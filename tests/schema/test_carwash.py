@@ -93,7 +93,9 @@ async def phone_id(client, token) -> str:
     return (await gql(client, ME_PHONE, token=token))["data"]["me"]["phone"]["id"]
 
 
-async def create(client, token, *, plate="x123xx", carwash_id=str(CARWASH_ID), phone=None, title="Toyota RAV4") -> dict[str, Any]:
+async def create(
+    client, token, *, plate="x123xx", carwash_id=str(CARWASH_ID), phone=None, title="Toyota RAV4"
+) -> dict[str, Any]:
     variables = {
         "phoneId": phone if phone is not None else await phone_id(client, token),
         "title": title,
@@ -110,7 +112,9 @@ def _unaliased(result: dict[str, Any]) -> dict[str, Any]:
 
 
 async def confirm(client, token, pay_token) -> dict[str, Any]:
-    return _unaliased((await gql(client, CONFIRM, {"payToken": pay_token}, token=token))["data"]["confirmCarwashPayment"])
+    return _unaliased(
+        (await gql(client, CONFIRM, {"payToken": pay_token}, token=token))["data"]["confirmCarwashPayment"]
+    )
 
 
 async def activate(client, token, order_id, code=None) -> dict[str, Any]:
@@ -119,7 +123,9 @@ async def activate(client, token, order_id, code=None) -> dict[str, Any]:
 
 
 async def mark_used(client, token, order_id) -> dict[str, Any]:
-    return _unaliased((await gql(client, MARK_USED, {"orderId": order_id}, token=token))["data"]["markCarwashOrderUsed"])
+    return _unaliased(
+        (await gql(client, MARK_USED, {"orderId": order_id}, token=token))["data"]["markCarwashOrderUsed"]
+    )
 
 
 async def paid_order(client, user, service) -> dict[str, Any]:
@@ -134,6 +140,7 @@ async def rows(fetch) -> list[CarwashOrder]:
 
 
 # --- catalogue ---------------------------------------------------------------
+
 
 async def test_carwashes_lists_the_catalogue(app, client):
     await add_carwash(app, carwash_id=7, price=300, name="Б")
@@ -151,6 +158,7 @@ async def test_carwashes_lists_the_catalogue(app, client):
 
 # --- createCarwashOrder ------------------------------------------------------
 
+
 async def test_create_order_answers_the_order_and_its_pay_token(client, fetch, user_a):
     result = await create(client, user_a, plate="х123хх77")
     assert result["__typename"] == "CarwashOrderCreated"
@@ -159,7 +167,11 @@ async def test_create_order_answers_the_order_and_its_pay_token(client, fetch, u
     [row] = await rows(fetch)
     assert order["id"] == str(row.id)
     assert (order["status"], order["carTitle"], order["plate"], order["code"], order["amount"]) == (
-        "CREATED", "Toyota RAV4", "х123хх77", None, PRICE,
+        "CREATED",
+        "Toyota RAV4",
+        "х123хх77",
+        None,
+        PRICE,
     )
     assert order["carwash"] == {"id": str(CARWASH_ID), "name": "Мойка на Ленина"}
     assert order["paidAt"] is None and order["activatedAt"] is None and order["usedAt"] is None
@@ -177,13 +189,25 @@ async def test_create_order_refusals(client, deliveries, fetch, user_a, service)
     token_b = await signed_up(client, deliveries, PHONE_B)
     phone_a = await phone_id(client, user_a)
     foreign = await create(client, token_b, phone=phone_a)
-    assert foreign == {"__typename": "OperationError", "code": "INVALID_PHONE_ID", "message": "The phone number was not found"}
+    assert foreign == {
+        "__typename": "OperationError",
+        "code": "INVALID_PHONE_ID",
+        "message": "The phone number was not found",
+    }
     plate = await create(client, user_a, plate="q123qq")
-    assert plate == {"__typename": "OperationError", "code": "INVALID_CAR_PLATE", "message": "Invalid car registration plate"}
+    assert plate == {
+        "__typename": "OperationError",
+        "code": "INVALID_CAR_PLATE",
+        "message": "Invalid car registration plate",
+    }
     unknown = await create(client, user_a, carwash_id="999")
     assert unknown == {"__typename": "OperationError", "code": "CARWASH_NOT_FOUND", "message": "Carwash not found"}
     title = await create(client, user_a, title=" ")
-    assert title["__typename"] == "ValidationError" and title["field"] == "car.title" and title["code"] == "VALIDATION_FAILED"
+    assert (
+        title["__typename"] == "ValidationError"
+        and title["field"] == "car.title"
+        and title["code"] == "VALIDATION_FAILED"
+    )
     assert await rows(fetch) == []
     await paid_order(client, user_a, service)
     again = await create(client, user_a)
@@ -198,6 +222,7 @@ async def test_messages_follow_accept_language(client, user_a):
 
 
 # --- confirmCarwashPayment ---------------------------------------------------
+
 
 async def test_confirm_payment_moves_the_order_to_paid_once(client, fetch, user_a, service):
     created = await create(client, user_a)
@@ -263,7 +288,9 @@ async def test_confirm_payment_refuses_forged_tokens(app, client, fetch, user_a,
     for token in forged:
         result = await confirm(client, service, token)
         assert result == {
-            "__typename": "OperationError", "code": "INVALID_TOKEN", "message": "The payment token is invalid or expired",
+            "__typename": "OperationError",
+            "code": "INVALID_TOKEN",
+            "message": "The payment token is invalid or expired",
         }, token
     [row] = await rows(fetch)
     assert row.status == "CREATED"
@@ -293,6 +320,7 @@ async def test_a_revoked_service_token_stops_at_once(app, client, fetch, user_a)
 
 
 # --- activateCarwashOrder / markCarwashOrderUsed ----------------------------
+
 
 async def test_activate_issues_a_generated_code_and_hides_the_plate(client, fetch, user_a, service):
     paid = await paid_order(client, user_a, service)
@@ -328,7 +356,9 @@ async def test_activate_refusals(client, fetch, user_a, service):
     order_id = created["order"]["id"]
     not_paid = await activate(client, service, order_id)
     assert not_paid == {
-        "__typename": "OperationError", "code": "INVALID_ORDER_STATUS", "message": "The order's status does not allow this",
+        "__typename": "OperationError",
+        "code": "INVALID_ORDER_STATUS",
+        "message": "The order's status does not allow this",
     }
     for unknown in ("424242", "abc", "0"):
         result = await activate(client, service, unknown)
@@ -358,9 +388,13 @@ async def test_mark_used_moves_active_to_used_and_is_idempotent(client, fetch, u
 
 # --- the viewer's orders -----------------------------------------------------
 
+
 async def test_me_shows_the_active_order_and_the_history(client, user_a, service):
     empty = (await gql(client, MY_ORDERS, token=user_a))["data"]["me"]
-    assert empty == {"activeCarwashOrder": None, "carwashOrders": {"edges": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}}
+    assert empty == {
+        "activeCarwashOrder": None,
+        "carwashOrders": {"edges": [], "pageInfo": {"hasNextPage": False, "endCursor": None}},
+    }
     ids = [(await create(client, user_a, plate=plate))["order"]["id"] for plate in ("x123xx", "a777aa77", "e001kx199")]
     paid = await confirm(client, service, (await create(client, user_a))["payToken"])
     ids.append(paid["id"])
@@ -370,7 +404,7 @@ async def test_me_shows_the_active_order_and_the_history(client, user_a, service
     assert [e["node"]["id"] for e in page["edges"]] == [ids[3], ids[2]]
     assert [e["node"]["status"] for e in page["edges"]] == ["PAID", "CANCELLED"]
     assert page["pageInfo"] == {"hasNextPage": True, "endCursor": page["edges"][-1]["cursor"]}
-    rest = (await gql(client, MY_ORDERS, {"first": 5, "after": page["pageInfo"]["endCursor"]}, token=user_a))
+    rest = await gql(client, MY_ORDERS, {"first": 5, "after": page["pageInfo"]["endCursor"]}, token=user_a)
     rest_page = rest["data"]["me"]["carwashOrders"]
     assert [e["node"]["id"] for e in rest_page["edges"]] == [ids[1], ids[0]]
     assert rest_page["pageInfo"]["hasNextPage"] is False
@@ -378,7 +412,9 @@ async def test_me_shows_the_active_order_and_the_history(client, user_a, service
     assert len(default["edges"]) == 4
 
 
-@pytest.mark.parametrize("variables", [{"after": "not-a-cursor"}, {"after": "b3JkZXI6eA=="}, {"first": 101}, {"first": -1}])
+@pytest.mark.parametrize(
+    "variables", [{"after": "not-a-cursor"}, {"after": "b3JkZXI6eA=="}, {"first": 101}, {"first": -1}]
+)
 async def test_bad_pagination_arguments_are_validation_errors(client, user_a, variables):
     body = await gql(client, MY_ORDERS, variables, token=user_a)
     assert body["data"] == {"me": None}
@@ -405,6 +441,7 @@ async def test_user_b_cannot_see_or_touch_user_a_orders(client, deliveries, user
 
 
 # --- subscription ------------------------------------------------------------
+
 
 @asynccontextmanager
 async def subscribed(app: Any, token: str | None) -> AsyncIterator[Any]:

@@ -129,7 +129,12 @@ async def test_create_token_by_password_without_driver(app, client, client_app):
         ({"appId": "55e08577e779891040000001", "phone": PHONE}, "en", "INVALID_APP", "Bad app"),
         ({"appId": "55e08577e779891040000001", "phone": PHONE}, "ru", "INVALID_APP", "Неверное приложение"),
         ({"email": EMAIL, "password": "wrong password"}, "en", "INVALID_USER", "Bad user"),
-        ({"email": "nobody@example.com", "password": PASSWORD}, "ru", "INVALID_USER", "Неверный пользователь или пароль"),
+        (
+            {"email": "nobody@example.com", "password": PASSWORD},
+            "ru",
+            "INVALID_USER",
+            "Неверный пользователь или пароль",
+        ),
     ],
 )
 async def test_create_token_refusals(app, client, client_app, deliveries, fetch, variables, locale, code, message):
@@ -180,7 +185,9 @@ async def test_phone_token_is_refused_until_activated(client, client_app, delive
     denied = await gql(client, SET_PASSWORD, {"current": None, "new": "long enough"}, token=pending["accessToken"])
     assert denied["data"]["setPassword"]["code"] == "UNAUTHENTICATED"
     refresh = await gql(
-        client, REFRESH, {"token": pending["refreshToken"], "appId": client_app.app_id, "appSecret": client_app.app_secret}
+        client,
+        REFRESH,
+        {"token": pending["refreshToken"], "appId": client_app.app_id, "appSecret": client_app.app_secret},
     )
     assert refresh["data"]["refreshTokens"]["code"] == "INVALID_REFRESH_TOKEN"
     [user] = await fetch(select(User))
@@ -209,7 +216,12 @@ async def test_wrong_pin_in_both_languages_then_spent_attempts(client, client_ap
     pending = (await phone_token(client, client_app))["tokens"]
     pin = deliveries.last_code(PHONE)
     first = await activate(client, pending["accessToken"], wrong_code(pin))
-    assert first == {"__typename": "InvalidCodeError", "code": "INVALID_PIN", "message": "The code is incorrect", "attemptsLeft": 4}
+    assert first == {
+        "__typename": "InvalidCodeError",
+        "code": "INVALID_PIN",
+        "message": "The code is incorrect",
+        "attemptsLeft": 4,
+    }
     second = await activate(client, pending["accessToken"], wrong_code(pin), headers={"Accept-Language": "ru"})
     assert second["message"] == "Неверный код" and second["attemptsLeft"] == 3
     for _ in range(3):
@@ -263,7 +275,9 @@ async def test_request_pin_call_errors(client, client_app, deliveries):
     bad = (await gql(client, REQUEST_PIN_CALL, {"phone": "123"}))["data"]["requestPinCall"]
     assert bad["__typename"] == "ValidationError" and bad["field"] == "phone"
     await phone_token(client, client_app)
-    assert (await gql(client, REQUEST_PIN_CALL, {"phone": PHONE}))["data"]["requestPinCall"]["__typename"] == "PinCallPlaced"
+    assert (await gql(client, REQUEST_PIN_CALL, {"phone": PHONE}))["data"]["requestPinCall"][
+        "__typename"
+    ] == "PinCallPlaced"
     again = (await gql(client, REQUEST_PIN_CALL, {"phone": PHONE}))["data"]["requestPinCall"]
     assert again["__typename"] == "RateLimitedError" and again["code"] == "RATE_LIMITED" and again["retryAt"]
     assert [m.type for m in deliveries.to(PHONE)] == ["otp.sms", "otp.voice"]
@@ -282,23 +296,39 @@ async def test_refresh_tokens_with_app_credentials(app, client, client_app, othe
     await make_user(app)
     tokens = (await create_token(client, {"appId": client_app.app_id, "email": EMAIL, "password": PASSWORD}))["tokens"]
     wrong_secret = (
-        await gql(client, REFRESH, {"token": tokens["refreshToken"], "appId": client_app.app_id, "appSecret": other_app.app_secret})
+        await gql(
+            client,
+            REFRESH,
+            {"token": tokens["refreshToken"], "appId": client_app.app_id, "appSecret": other_app.app_secret},
+        )
     )["data"]["refreshTokens"]
     assert wrong_secret == {"__typename": "OperationError", "code": "INVALID_APP", "message": "Bad app"}
     other = (
-        await gql(client, REFRESH, {"token": tokens["refreshToken"], "appId": other_app.app_id, "appSecret": other_app.app_secret})
+        await gql(
+            client,
+            REFRESH,
+            {"token": tokens["refreshToken"], "appId": other_app.app_id, "appSecret": other_app.app_secret},
+        )
     )["data"]["refreshTokens"]
     assert other["code"] == "INVALID_REFRESH_TOKEN"
     no_app = (await gql(client, REFRESH, {"token": tokens["refreshToken"]}))["data"]["refreshTokens"]
     assert no_app["code"] == "INVALID_REFRESH_TOKEN"
     right = (
-        await gql(client, REFRESH, {"token": tokens["refreshToken"], "appId": client_app.app_id, "appSecret": client_app.app_secret})
+        await gql(
+            client,
+            REFRESH,
+            {"token": tokens["refreshToken"], "appId": client_app.app_id, "appSecret": client_app.app_secret},
+        )
     )["data"]["refreshTokens"]
     assert right["__typename"] == "TokenPair" and right["expiresIn"] == 900
     async with app.state.db.session() as session:
         await apps.block_app(session, app_id=client_app.app_id)
     blocked = (
-        await gql(client, REFRESH, {"token": right["refreshToken"], "appId": client_app.app_id, "appSecret": client_app.app_secret})
+        await gql(
+            client,
+            REFRESH,
+            {"token": right["refreshToken"], "appId": client_app.app_id, "appSecret": client_app.app_secret},
+        )
     )["data"]["refreshTokens"]
     assert blocked["code"] == "INVALID_APP"
 
@@ -314,7 +344,10 @@ async def test_change_password(app, client, client_app, fetch):
         return result["data"]["setPassword"]
 
     assert await set_password(None, "new password 1") == {
-        "__typename": "ValidationError", "code": "VALIDATION_FAILED", "message": "The current password is required", "field": "currentPassword",
+        "__typename": "ValidationError",
+        "code": "VALIDATION_FAILED",
+        "message": "The current password is required",
+        "field": "currentPassword",
     }
     wrong = await set_password("not it", "new password 1", headers={"Accept-Language": "ru"})
     assert wrong["field"] == "currentPassword" and wrong["message"] == "Текущий пароль неверен"
@@ -328,13 +361,17 @@ async def test_change_password(app, client, client_app, fetch):
     assert (await create_token(client, {**variables, "password": "new password 1"}))["__typename"] == "TokenIssued"
     # the change signed out the other sessions, not this one
     assert (await gql(client, ME, token=here))["data"]["me"]["email"] == EMAIL
-    assert (await gql(client, ME, token=elsewhere["accessToken"]))["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert (await gql(client, ME, token=elsewhere["accessToken"]))["errors"][0]["extensions"][
+        "code"
+    ] == "UNAUTHENTICATED"
 
 
 async def test_first_password_needs_no_current_one(client, client_app, deliveries, fetch):
     pending = (await phone_token(client, client_app))["tokens"]
     token = (await activate(client, pending["accessToken"], deliveries.last_code(PHONE)))["tokens"]["accessToken"]
-    result = (await gql(client, SET_PASSWORD, {"current": None, "new": "first password"}, token=token))["data"]["setPassword"]
+    result = (await gql(client, SET_PASSWORD, {"current": None, "new": "first password"}, token=token))["data"][
+        "setPassword"
+    ]
     assert result["__typename"] == "PasswordSet"
     [user] = await fetch(select(User))
     assert (await verify_password("first password", user.password_hash))[0] is True

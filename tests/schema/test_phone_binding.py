@@ -180,7 +180,9 @@ async def test_daily_quota_is_sms_quota_exceeded(client, deliveries, old_token):
 async def test_phone_changed_until_unbind(client, deliveries, token):
     assert (await bind(client, token))["confirmationRequired"] is False
     await gql(client, SEND_OTP, {"input": {"phone": NEW_PHONE}})
-    await gql(client, CHANGE_PHONE, {"input": {"phone": NEW_PHONE, "otp": deliveries.last_code(NEW_PHONE)}}, token=token)
+    await gql(
+        client, CHANGE_PHONE, {"input": {"phone": NEW_PHONE, "otp": deliveries.last_code(NEW_PHONE)}}, token=token
+    )
 
     refused = await bind(client, token)
     assert refused["__typename"] == "OperationError" and refused["code"] == "PHONE_CHANGED"
