@@ -162,3 +162,46 @@ async def test_carwash_order_code_and_error_code_in_one_selection(client):
     result = await gql(client, query, {"token": "payment:forged"})
     assert "errors" not in result
     assert result["data"]["confirmCarwashPayment"]["code"] == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/api/v2/auth/send/otp", {"code": None, "type": "server", "message": "Internal server error"}),
+        ("POST", "/v1/auth/phone/bind", {"code": "internalError"}),
+        ("GET", "/carwashes/1.x/user/phone", {"code": "INTERNAL_ERROR", "message": "Внутренняя ошибка сервера"}),
+    ],
+)
+async def test_an_unexpected_failure_is_a_500_in_the_api_shape(app, monkeypatch, caplog, method, path, body):
+    from resolvers import otp_auth, sessions
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(otp_auth, "send_otp", broken)
+    monkeypatch.setattr(sessions, "authenticate", broken)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.request(
+            method, path, json={"phone": "+79161234567"}, headers={"Authorization": "OAuth x.y.z"}
+        )
+    assert response.status_code == 500
+    got = response.json()
+    for key, value in body.items():
+        assert got[key] == value
+    assert "Traceback" not in response.text and "database went away" not in response.text
+    assert any("database went away" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
+
+
+async def test_an_unexpected_failure_in_graphql_is_masked(app, monkeypatch):
+    from resolvers import otp_auth
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(otp_auth, "send_otp", broken)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        result = await gql(http, 'mutation { sendOtp(input: {phone: "+79161234567"}) { __typename } }')
+    assert result["data"] is None
+    assert result["errors"][0]["message"] == "Unexpected error."
