@@ -2,26 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
+from sqlalchemy.util import await_
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+from core import sqlite_inloop
+
+# SQLite waits for another process's write lock in short steps (the loop never blocks
+# longer than one step); BEGIN IMMEDIATE is retried asynchronously for up to LOCK_WAIT.
+SQLITE_BUSY_STEP_MS = 20
+SQLITE_LOCK_WAIT_SECONDS = 30.0
 
 
 def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
     """An engine for `url`.
 
     SQLite gets one connection per process (a single writer never meets "database
-    is locked"), WAL, foreign keys and `BEGIN IMMEDIATE`, so that concurrent
-    transactions queue for the write lock instead of failing on lock upgrade.
+    is locked"), run on the event loop (core.sqlite_inloop), WAL, foreign keys and
+    `BEGIN IMMEDIATE`, so that transactions queue for the write lock instead of
+    failing on lock upgrade; another process's lock is waited for asynchronously.
     """
     if url.startswith("sqlite"):
-        options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+        database = make_url(url).database or ":memory:"
+        options: dict[str, Any] = {
+            "async_creator": sqlite_inloop.creator(database, busy_timeout_seconds=SQLITE_BUSY_STEP_MS / 1000)
+        }
         if pool:
             options.update(pool_size=1, max_overflow=0, pool_timeout=60)
         else:
@@ -41,7 +54,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         for pragma in (
             "journal_mode=WAL",
             "foreign_keys=ON",
-            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            f"busy_timeout={SQLITE_BUSY_STEP_MS}",
             "synchronous=NORMAL",
         ):
             cursor.execute(f"PRAGMA {pragma}")
@@ -49,7 +62,15 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        deadline = time.monotonic() + SQLITE_LOCK_WAIT_SECONDS
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            await_(asyncio.sleep(SQLITE_BUSY_STEP_MS / 1000))
 
 
 class Database:

@@ -1,0 +1,46 @@
+"""SQLite: another process holding the write lock is waited for without blocking the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+
+import pytest
+from sqlalchemy import make_url
+
+
+@pytest.fixture
+def sqlite_path(database_url: str) -> str:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite only")
+    return make_url(database_url).database or ""
+
+
+async def test_a_foreign_write_lock_is_waited_for_while_the_loop_serves_others(app, client, deliveries, sqlite_path):
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold_lock() -> None:
+        other = sqlite3.connect(sqlite_path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        held.set()
+        release.wait(5)
+        other.execute("COMMIT")
+        other.close()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    assert held.wait(5)
+    send = asyncio.create_task(client.post("/api/v2/auth/send/otp", json={"phone": "+79161234567"}))
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    health = await client.get("/healthz")
+    assert health.status_code == 200 and time.monotonic() - started < 0.5
+    assert not send.done()
+    release.set()
+    response = await send
+    holder.join()
+    assert response.status_code == 201
+    assert len(deliveries.messages) == 1
