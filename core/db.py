@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, make_url, text
@@ -80,13 +82,35 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        # SQLite has one connection per process: requests take turns for it in arrival
+        # order (asyncio.Lock is fair), instead of racing for the pool's queue.
+        self._turns = asyncio.Lock() if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def session(self) -> AsyncSession:
-        return self._sessions()
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session closed as the block ends.
+
+        Closed inline rather than by AsyncSession's own exit (which closes in a new task
+        and yields to the loop first): the connection goes back to the pool before any
+        other request runs, so waiters for it are served in order.
+        """
+        if self._turns is None:
+            session = self._sessions()
+            try:
+                yield session
+            finally:
+                await asyncio.shield(session.close())
+            return
+        async with self._turns:
+            session = self._sessions()
+            try:
+                yield session
+            finally:
+                await session.close()  # runs inline on SQLite: nothing to interrupt
 
     async def ping(self) -> bool:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -114,6 +115,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             introspection=settings.graphiql_enabled,
         )
         graphql.view = WashgateGraphQL(schema, db=db, services=services, graphiql_page=graphiql.page)
+        # Keep the long-lived startup objects (schema, modules) out of later full collections.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
