@@ -71,10 +71,12 @@ async def live_code(session: AsyncSession, *, phone: str, purpose: str, subject:
     return (await session.exec(statement)).first()
 
 
-async def ensure_not_locked(session: AsyncSession, *, services: Services, phone: str, now: datetime) -> None:
-    until = await limits.phone_locked_until(session, phone=phone, now=now)
+async def ensure_not_locked(session: AsyncSession, *, services: Services, phone: str, now: datetime) -> int:
+    """Refuse while `phone` is locked; returns the wrong codes of its current run."""
+    until, failures = await limits.phone_lock_state(session, phone=phone, now=now)
     if until is not None:
         raise RateLimited(until, message="Too many wrong codes for this phone, try again later")
+    return failures
 
 
 async def issue_code(
@@ -222,19 +224,21 @@ async def check_code(
     now = utcnow()
     locking = purpose in LOCKING_PURPOSES
     try:
-        if locking:
-            await ensure_not_locked(session, services=services, phone=phone, now=now)
+        # a right code ends a run of wrong ones; with no run there is nothing to reset
+        failures = await ensure_not_locked(session, services=services, phone=phone, now=now) if locking else 0
         fixed = settings.test_phone_codes.get(phone)
         row = await live_code(session, phone=phone, purpose=purpose, subject=subject)
         if fixed is not None and hmac.compare_digest(fixed.encode(), code.encode()):
             if row is None or row.expires_at <= now:
                 if require_pending:
                     raise InvalidCode(0, code=wrong_code, phone=phone)
-                await limits.record_right_code(session, phone=phone, now=now)
+                if failures:
+                    await limits.record_right_code(session, phone=phone, now=now)
                 return None
             if consume or require_pending:
                 await _mark_used(session, row=row, now=now, wrong_code=wrong_code)
-            await limits.record_right_code(session, phone=phone, now=now)
+            if failures:
+                await limits.record_right_code(session, phone=phone, now=now)
             return row
         if row is None or row.expires_at <= now:
             await _count_wrong(session, services=services, phone=phone, now=now, locking=locking)
@@ -269,7 +273,7 @@ async def check_code(
                 .where(col(VerificationCode.id) == row.id)
                 .values(attempts=VerificationCode.attempts - 1)
             )
-        if locking:
+        if failures:
             await limits.record_right_code(session, phone=phone, now=now)
         return row
     except (InvalidCode, RateLimited):

@@ -80,9 +80,15 @@ async def clear_cooldown(session: AsyncSession, *, key: str) -> None:
     await session.exec(delete(Cooldown).where(col(Cooldown.key) == key))
 
 
-async def phone_locked_until(session: AsyncSession, *, phone: str, now: datetime) -> datetime | None:
-    until = (await session.exec(select(PhoneLock.locked_until).where(PhoneLock.phone == phone))).first()
-    return until if until is not None and until > now else None
+async def phone_lock_state(session: AsyncSession, *, phone: str, now: datetime) -> tuple[datetime | None, int]:
+    """(end of the running lock or None, wrong codes in the current run) for `phone`."""
+    row = (
+        await session.exec(select(PhoneLock.locked_until, PhoneLock.failures).where(PhoneLock.phone == phone))
+    ).first()
+    if row is None:
+        return None, 0
+    until, failures = row
+    return (until if until is not None and until > now else None), failures
 
 
 async def record_wrong_code(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.services import Services
-from models import User
+from models import Card, Phone, User
 from resolvers import codes, users
 from resolvers.codes import IssuedCode
 from resolvers.errors import ValidationFailed
@@ -20,8 +20,21 @@ CHANNELS = ("sms", "voice", "flash_call")
 
 @dataclass(frozen=True)
 class SignedIn:
+    """A signed-in account with its tokens, phone and cards (read in the same transaction)."""
+
     user: User
     tokens: TokenPair
+    phone: Phone | None
+    cards: list[Card]
+
+
+async def _signed_in(session: AsyncSession, *, services: Services, user: User) -> SignedIn:
+    """Open a session for `user` and commit, returning what the APIs show of it."""
+    tokens, _ = await start_session(session, services=services, user_id=user.id or 0)
+    phone = await users.current_phone(session, user=user)
+    cards = await users.cards_of(session, user_id=user.id or 0)
+    await session.commit()
+    return SignedIn(user=user, tokens=tokens, phone=phone, cards=cards)
 
 
 @dataclass(frozen=True)
@@ -73,9 +86,7 @@ async def login(
         await session.commit()
         return NeedsRegistration(phone=number)
     await codes.consume_code(session, row=row)
-    tokens, _ = await start_session(session, services=services, user_id=user.id or 0)
-    await session.commit()
-    return SignedIn(user=user, tokens=tokens)
+    return await _signed_in(session, services=services, user=user)
 
 
 async def register(
@@ -118,9 +129,7 @@ async def register(
             terms_accepted=True,
             promo_terms_accepted=promo_terms_accepted,
         )
-    tokens, _ = await start_session(session, services=services, user_id=user.id or 0)
-    await session.commit()
-    return SignedIn(user=user, tokens=tokens)
+    return await _signed_in(session, services=services, user=user)
 
 
 async def change_phone(

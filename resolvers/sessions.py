@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import and_
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,7 +19,7 @@ from core.security import (
     new_uuid,
 )
 from core.services import Services
-from models import AuthSession, RefreshToken, User
+from models import AuthSession, Phone, RefreshToken, User
 from resolvers.errors import DomainError, ErrorCode, unauthenticated
 
 
@@ -35,6 +36,7 @@ class Viewer:
 
     user: User
     session: AuthSession
+    phone: Phone | None = None  # the account's current Phone row, read with the session
 
 
 def invalid_refresh_token() -> DomainError:
@@ -186,16 +188,19 @@ async def authenticate(session: AsyncSession, *, services: Services, token: str,
         raise unauthenticated("The token is invalid or expired") from None
     found = (
         await session.exec(
-            select(AuthSession, User)
+            select(AuthSession, User, Phone)
             .join(User, col(User.id) == col(AuthSession.user_id))
+            .outerjoin(Phone, and_(col(Phone.user_id) == col(User.id), col(Phone.number) == col(User.phone)))
             .where(AuthSession.id == claims.session_id)
+            .order_by(col(Phone.id).desc())
+            .limit(1)
         )
     ).first()
     if found is None:
         raise unauthenticated("The token is invalid or expired")
-    auth_session, user = found
+    auth_session, user, phone = found
     if auth_session.revoked_at is not None or user.id != claims.user_id:
         raise unauthenticated("The token is invalid or expired")
     if auth_session.activation_pending and not allow_pending:
         raise unauthenticated("The token is not activated")
-    return Viewer(user=user, session=auth_session)
+    return Viewer(user=user, session=auth_session, phone=phone)

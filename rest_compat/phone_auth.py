@@ -13,7 +13,7 @@ from core.clock import iso_z, utcnow
 from core.i18n import translate
 from core.phones import digits_of
 from models import Card, User
-from resolvers import otp_auth, sessions, users
+from resolvers import otp_auth, sessions
 from resolvers.errors import DomainError, ErrorCode, ValidationFailed
 from rest_compat.base import (
     INTERNAL_ERROR,
@@ -232,9 +232,8 @@ async def register(request: Request) -> Response:
             promo_terms_accepted=body.get("isPromoTermsAccepted"),
             name=body.get("name"),
         )
-        cards = await users.cards_of(session, user_id=result.user.id or 0)
     data = {
-        "client": register_client(result.user, cards, result.tokens.refresh_token),
+        "client": register_client(result.user, result.cards, result.tokens.refresh_token),
         "tokens": _tokens(result.tokens),
         "type": "register-success",
     }
@@ -250,9 +249,8 @@ async def login(request: Request) -> Response:
         )
         if isinstance(result, otp_auth.NeedsRegistration):
             return _envelope(request, {"client": None, "tokens": None, "type": "register-required"})
-        cards = await users.cards_of(session, user_id=result.user.id or 0)
     data = {
-        "client": login_client(result.user, cards, result.tokens.refresh_token),
+        "client": login_client(result.user, result.cards, result.tokens.refresh_token),
         "tokens": _tokens(result.tokens),
         "type": "login-success",
     }

@@ -150,7 +150,9 @@ class AuthMutations:
             outcome = await otp_auth.login(session=session, services=ctx.services, phone=input.phone, otp=input.otp)
         if isinstance(outcome, otp_auth.NeedsRegistration):
             return RegistrationRequired(phone=outcome.phone)
-        return AuthSuccess(user=User.from_model(outcome.user), tokens=TokenPair.from_data(outcome.tokens))
+        return AuthSuccess(
+            user=User.from_model(outcome.user, phone=outcome.phone), tokens=TokenPair.from_data(outcome.tokens)
+        )
 
     @strawberry.mutation(description="Create the account of a phone proven by its code.")
     async def register(self, info: Info, input: RegisterInput) -> RegisterResult:
@@ -165,7 +167,9 @@ class AuthMutations:
                 promo_terms_accepted=input.promo_terms_accepted,
                 name=input.name,
             )
-        return AuthSuccess(user=User.from_model(outcome.user), tokens=TokenPair.from_data(outcome.tokens))
+        return AuthSuccess(
+            user=User.from_model(outcome.user, phone=outcome.phone), tokens=TokenPair.from_data(outcome.tokens)
+        )
 
     @strawberry.mutation(description="Trade a refresh token for a new pair (app tokens need the app's credentials).")
     async def refresh_tokens(self, info: Info, input: RefreshTokensInput) -> RefreshTokensResult:

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from schema.carwash import CarwashOrder, CarwashOrderConnection
 
 
+UNKNOWN = object()
+
+
 @strawberry.type(description="A phone number the account has proven.")
 class Phone:
     id: strawberry.ID
@@ -54,16 +57,20 @@ class User:
     name: str | None
     email: str | None
     row: strawberry.Private[UserRow]
+    # The current Phone row when the caller already read it (None: none), else UNKNOWN.
+    phone_row: strawberry.Private[object] = UNKNOWN
 
     @classmethod
-    def from_model(cls, row: UserRow) -> User:
-        return cls(id=strawberry.ID(str(row.id)), name=row.name, email=row.email, row=row)
+    def from_model(cls, row: UserRow, *, phone: object = UNKNOWN) -> User:
+        return cls(id=strawberry.ID(str(row.id)), name=row.name, email=row.email, row=row, phone_row=phone)
 
     @strawberry.field(description="The account's verified phone.")
     async def phone(self, info: Info) -> Phone | None:
-        async with info.context.db.session() as session:
-            row = await users.current_phone(session, user=self.row)
-        return Phone.from_model(row) if row else None
+        row = self.phone_row
+        if row is UNKNOWN:
+            async with info.context.db.session() as session:
+                row = await users.current_phone(session, user=self.row)
+        return Phone.from_model(row) if isinstance(row, PhoneRow) else None
 
     @strawberry.field(description="Every phone the account has proven, oldest first.")
     async def phones(self, info: Info) -> list[Phone]:
@@ -99,4 +106,4 @@ class UserQueries:
     @strawberry.field(description="The signed-in user; null when anonymous.")
     async def me(self, info: Info) -> User | None:
         viewer = await info.context.viewer_for_query()
-        return User.from_model(viewer.user) if viewer else None
+        return User.from_model(viewer.user, phone=viewer.phone) if viewer else None
