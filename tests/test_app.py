@@ -205,3 +205,10 @@ async def test_an_unexpected_failure_in_graphql_is_masked(app, monkeypatch):
         result = await gql(http, 'mutation { sendOtp(input: {phone: "+79161234567"}) { __typename } }')
     assert result["data"] is None
     assert result["errors"][0]["message"] == "Unexpected error."
+
+
+@pytest.mark.parametrize("body", [b"null", b'"x"', b"1e999", b"[" * 5000 + b"]" * 5000, b"\xff\xfe\x00", b"[1, 2]"])
+async def test_graphql_bodies_that_are_not_one_json_object_are_400(client, body):
+    response = await client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"

@@ -71,6 +71,18 @@ class WashgateGraphQL(GraphQL):
     async def render_graphql_ide(self, request: Request) -> Response:
         return self.graphiql_page(request)  # type: ignore[no-any-return]
 
+    def parse_json(self, data: str | bytes) -> Any:
+        """An HTTP body: one JSON object (batches and other JSON values are refused)."""
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
+        if isinstance(value, list):
+            raise HTTPException(400, "Batched operations are not supported")
+        if not isinstance(value, dict):
+            raise HTTPException(400, "The request body must be a JSON object")
+        return value
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
