@@ -11,6 +11,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import insert
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -130,20 +131,24 @@ async def issue_code(
             .values(revoked_at=now)
         )
         code = chosen_code or fixed or generate_code(settings.otp_length)
-        row = VerificationCode(
-            phone=phone,
-            purpose=purpose,
-            subject=subject,
-            channel=channel,
-            code_hash=hash_code(services.keys, scope=_scope(phone, purpose, subject), code=code),
-            created_at=now,
-            expires_at=now + timedelta(seconds=settings.otp_ttl_seconds),
-            max_attempts=settings.otp_max_attempts,
-        )
-        session.add(row)
-        await session.flush()
-        code_id = row.id
-        assert code_id is not None
+        expires_at = now + timedelta(seconds=settings.otp_ttl_seconds)
+        code_id = (
+            await session.exec(
+                insert(VerificationCode.__table__)  # type: ignore[arg-type]
+                .values(
+                    phone=phone,
+                    purpose=purpose,
+                    subject=subject,
+                    channel=channel,
+                    code_hash=hash_code(services.keys, scope=_scope(phone, purpose, subject), code=code),
+                    created_at=now,
+                    expires_at=expires_at,
+                    attempts=0,
+                    max_attempts=settings.otp_max_attempts,
+                )
+                .returning(VerificationCode.__table__.c.id)  # type: ignore[attr-defined]
+            )
+        ).scalar_one()
         await session.commit()
     except BaseException:
         await session.rollback()
@@ -176,7 +181,7 @@ async def issue_code(
         code=code,
         code_length=len(code),
         next_code_available_at=next_at,
-        expires_at=row.expires_at,
+        expires_at=expires_at,
         caller_id=caller_id,
     )
 

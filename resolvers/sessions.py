@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_
+from sqlalchemy import and_, insert
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -56,8 +56,8 @@ def issue_access_token(services: Services, *, user_id: int, session_id: str) -> 
 async def _new_refresh_token(session: AsyncSession, *, services: Services, session_id: str) -> str:
     token = new_opaque_token()
     now = utcnow()
-    session.add(
-        RefreshToken(
+    await session.exec(
+        insert(RefreshToken.__table__).values(  # type: ignore[arg-type]
             session_id=session_id,
             token_hash=hash_token(services.keys, token),
             created_at=now,
@@ -75,10 +75,22 @@ async def start_session(
     app_id: str | None = None,
     activation_pending: bool = False,
 ) -> tuple[TokenPair, AuthSession]:
-    """Open a session for `user_id` and mint its first token pair (caller commits)."""
-    auth_session = AuthSession(id=new_uuid(), user_id=user_id, app_id=app_id, activation_pending=activation_pending)
-    session.add(auth_session)
-    await session.flush()
+    """Open a session for `user_id` and mint its first token pair (caller commits).
+
+    Plain INSERTs (no unit-of-work flush): this runs on every sign-in.
+    """
+    auth_session = AuthSession(
+        id=new_uuid(), user_id=user_id, app_id=app_id, activation_pending=activation_pending, created_at=utcnow()
+    )
+    await session.exec(
+        insert(AuthSession.__table__).values(  # type: ignore[arg-type]
+            id=auth_session.id,
+            user_id=user_id,
+            app_id=app_id,
+            activation_pending=activation_pending,
+            created_at=auth_session.created_at,
+        )
+    )
     refresh = await _new_refresh_token(session, services=services, session_id=auth_session.id)
     access = issue_access_token(services, user_id=user_id, session_id=auth_session.id)
     return TokenPair(access, refresh, services.settings.access_token_ttl_seconds), auth_session
