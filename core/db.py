@@ -82,9 +82,6 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
-        # SQLite has one connection per process: requests take turns for it in arrival
-        # order (asyncio.Lock is fair), instead of racing for the pool's queue.
-        self._turns = asyncio.Lock() if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -94,23 +91,20 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session closed as the block ends.
 
-        Closed inline rather than by AsyncSession's own exit (which closes in a new task
-        and yields to the loop first): the connection goes back to the pool before any
-        other request runs, so waiters for it are served in order.
+        On SQLite it is closed inline rather than by AsyncSession's own exit (which
+        closes in a new task and yields to the loop first), so the connection is back in
+        the pool before any other request runs. Nothing here is held across the block:
+        a session holds the connection only inside a transaction, so a slow webhook after
+        a commit holds up no one.
         """
-        if self._turns is None:
-            session = self._sessions()
-            try:
-                yield session
-            finally:
-                await asyncio.shield(session.close())
-            return
-        async with self._turns:
-            session = self._sessions()
-            try:
-                yield session
-            finally:
+        session = self._sessions()
+        try:
+            yield session
+        finally:
+            if self.dialect == "sqlite":
                 await session.close()  # runs inline on SQLite: nothing to interrupt
+            else:
+                await asyncio.shield(session.close())
 
     async def ping(self) -> bool:
         try:

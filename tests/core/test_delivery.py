@@ -37,7 +37,7 @@ class Receiver:
     def __init__(self) -> None:
         self.port = _free_port()
         self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.status = 204
+        self.status = 200
         self.delay = 0.0
 
         async def hook(request: Request) -> JSONResponse:
@@ -142,3 +142,15 @@ async def test_development_logs_the_code_at_warning(client, caplog):
     [record] = [r for r in caplog.records if r.name == "washgate.delivery"]
     assert record.levelno == logging.WARNING
     assert record.getMessage().startswith(f"delivery type=otp.sms phone={PHONE} code=")
+
+
+@pytest.mark.real_delivery
+async def test_a_slow_webhook_does_not_hold_up_other_requests(client, receiver):
+    receiver.delay = 0.4
+    send = asyncio.create_task(client.post(SEND, json={"phone": PHONE}))
+    while not receiver.requests:
+        await asyncio.sleep(0.01)
+    other = await client.post("/api/v2/auth/login", json={"phone": "+79161234568", "otp": "0000"})
+    assert not send.done()
+    assert other.status_code == 422
+    assert (await send).status_code == 201
