@@ -23,6 +23,7 @@ PINNED = {
     "graphiql-3.8.3/graphiql.min.css": "Mq3vbRBY71jfjQAt/DcjxUIYY33ksal4cgdRt9U/hNPvHBCaT2JfJ/PTRiPKf0aM",
     "plugin-explorer-1.0.2/index.umd.js": "2oonKe47vfHIZnmB6ZZ10vl7T0Y+qrHQF2cmNTaFDuPshpKqpUMGMc9jgj9MLDZ9",
     "plugin-explorer-1.0.2/style.css": "5DFJlDPW2tSATRbM8kzoP1j194jexLswuNmClWoRr2Q0x7R68JIQzPHZ02Faktwi",
+    "js-cookie-3.0.5/js.cookie.min.js": "/vxhYfM1LENRhdpZ8dwEsQn/X4VhpbEZSiU4m/FwR+PVpzar4fkEOw8FP9Y+OfQN",
 }
 
 
@@ -79,6 +80,7 @@ async def test_every_script_and_stylesheet_is_served_locally(client):
     sources = [script["src"] for script in parts.scripts if script.get("src")]
     stylesheets = [link["href"] for link in parts.links if link.get("rel") == "stylesheet"]
     assert sources == [
+        "/graphiql-static/js-cookie-3.0.5/js.cookie.min.js",
         "/graphiql-static/react-18.2.0/react.production.min.js",
         "/graphiql-static/react-dom-18.2.0/react-dom.production.min.js",
         "/graphiql-static/graphiql-3.8.3/graphiql.min.js",
