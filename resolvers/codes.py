@@ -240,6 +240,8 @@ async def check_code(
                 if failures:
                     await limits.record_right_code(session, phone=phone, now=now)
                 return None
+            if row.attempts >= row.max_attempts:  # the fixed code is that code: its limit holds
+                await _raise_exhausted(session, row=row, now=now, wrong_code=wrong_code)
             if consume or require_pending:
                 await _mark_used(session, row=row, now=now, wrong_code=wrong_code)
             if failures:

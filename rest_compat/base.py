@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from core.db import Database
-from core.net import client_ip, request_locale
+from core.net import bearer_token, client_ip, request_locale
 from core.services import Services
-from resolvers.errors import DomainError, ValidationFailed
+from resolvers import sessions
+from resolvers.errors import DomainError, ValidationFailed, unauthenticated
+from resolvers.sessions import Viewer
 
 # Request-level failures every API renders in its own shape.
 NOT_FOUND, METHOD_NOT_ALLOWED, PAYLOAD_TOO_LARGE, INTERNAL_ERROR = 404, 405, 413, 500
@@ -67,6 +70,14 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ValidationFailed("body", "Invalid JSON")
     return body
+
+
+async def viewer_of(conn: HTTPConnection, session: AsyncSession) -> Viewer:
+    """The user of `Authorization: OAuth <token>` (or Bearer); UNAUTHENTICATED otherwise."""
+    token = bearer_token(conn.headers.get("authorization"))
+    if token is None:
+        raise unauthenticated()
+    return await sessions.authenticate(session, services=services_of(conn), token=token)
 
 
 def retry_after_header(exc: DomainError, now_ts: float) -> dict[str, str]:

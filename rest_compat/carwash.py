@@ -13,8 +13,8 @@ from core.i18n import translate
 from core.net import bearer_token
 from models import CarwashOrder, ServiceToken
 from models.carwash import OrderStatus
-from resolvers import carwash, service_tokens, sessions
-from resolvers.errors import DomainError, ErrorCode, ValidationFailed, unauthenticated
+from resolvers import carwash, service_tokens
+from resolvers.errors import DomainError, ErrorCode, ValidationFailed
 from resolvers.sessions import Viewer
 from rest_compat.base import (
     INTERNAL_ERROR,
@@ -27,6 +27,7 @@ from rest_compat.base import (
     json_response,
     retry_after_header,
     services_of,
+    viewer_of,
 )
 
 PREFIX = "/carwashes/1.x"
@@ -89,11 +90,8 @@ def _object(container: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 async def _viewer(request: Request) -> Viewer:
-    token = bearer_token(request.headers.get("authorization"))
-    if token is None:
-        raise unauthenticated()
     async with database_of(request).session() as session:
-        return await sessions.authenticate(session, services=services_of(request), token=token)
+        return await viewer_of(request, session)
 
 
 async def _service_caller(request: Request) -> ServiceToken:

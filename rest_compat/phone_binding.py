@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import time
 
-from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from core.clock import iso_offset
-from core.net import bearer_token
-from resolvers import phone_binding, sessions
-from resolvers.errors import DomainError, ErrorCode, unauthenticated
-from resolvers.sessions import Viewer
+from resolvers import phone_binding
+from resolvers.errors import DomainError, ErrorCode
 from rest_compat.base import (
     INTERNAL_ERROR,
     METHOD_NOT_ALLOWED,
@@ -26,6 +23,7 @@ from rest_compat.base import (
     json_response,
     retry_after_header,
     services_of,
+    viewer_of,
 )
 
 PREFIX = "/v1/auth/phone"
@@ -66,17 +64,9 @@ def render_request_error(request: Request, status: int) -> Response:
     return json_response({"code": code}, http_status)
 
 
-async def _viewer(request: Request, session: AsyncSession) -> Viewer:
-    """The user of `Authorization: OAuth <token>` (or Bearer); anything else is noRights."""
-    token = bearer_token(request.headers.get("authorization"))
-    if token is None:
-        raise unauthenticated()
-    return await sessions.authenticate(session, services=services_of(request), token=token)
-
-
 async def bind(request: Request) -> Response:
     async with database_of(request).session() as session:
-        viewer = await _viewer(request, session)
+        viewer = await viewer_of(request, session)
         started = await phone_binding.bind_phone(
             session=session,
             services=services_of(request),
@@ -94,7 +84,7 @@ async def bind(request: Request) -> Response:
 async def confirm(request: Request) -> Response:
     await request.body()  # read before the transaction starts; json_body reuses it
     async with database_of(request).session() as session:
-        viewer = await _viewer(request, session)
+        viewer = await viewer_of(request, session)
         body = await json_body(request)
         phone = await phone_binding.confirm_binding(
             session=session, services=services_of(request), viewer=viewer, code=body.get("code")
@@ -104,7 +94,7 @@ async def confirm(request: Request) -> Response:
 
 async def unbind(request: Request) -> Response:
     async with database_of(request).session() as session:
-        viewer = await _viewer(request, session)
+        viewer = await viewer_of(request, session)
         await phone_binding.unbind_phone(session=session, services=services_of(request), viewer=viewer)
     return json_response({})
 

@@ -141,10 +141,6 @@ async def demo(db: Database, services: Services, args: argparse.Namespace | None
     }
 
 
-async def _demo_action(db: Database, services: Services, args: argparse.Namespace) -> dict[str, Any]:
-    return await demo(db, services, args)
-
-
 def _add_carwash_commands(sub: Any) -> None:
     tokens_cmd = sub.add_parser("service-tokens", help="server-to-server tokens").add_subparsers(
         dest="service_tokens_command", required=True
@@ -173,7 +169,7 @@ def _add_carwash_commands(sub: Any) -> None:
 def add_commands(sub: Any) -> None:
     demo_cmd = sub.add_parser("demo", help="seed demo data and print it")
     _json_flag(demo_cmd)
-    demo_cmd.set_defaults(action=_demo_action)
+    demo_cmd.set_defaults(action=demo)
     _add_carwash_commands(sub)
 
     apps_cmd = sub.add_parser("apps", help="client apps").add_subparsers(dest="apps_command", required=True)

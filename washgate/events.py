@@ -91,17 +91,12 @@ class PostgresEventBus(InProcessEventBus):
         await super().stop()
 
     async def publish(self, topic: str, payload: Any) -> None:
-        """Notify every process. Runs after the change was committed: a failure here is
-        logged, never turned into an error for a request whose change already happened."""
         message = json.dumps({"topic": topic, "payload": payload}, separators=(",", ":"))
-        try:
-            async with self._db.engine.connect() as conn:
-                await conn.execute(
-                    text("SELECT pg_notify(:channel, :message)"), {"channel": self.CHANNEL, "message": message}
-                )
-                await conn.commit()
-        except Exception:  # subscribers miss one update; the data is safe
-            log.warning("could not publish an event on %s", topic, exc_info=True)
+        async with self._db.engine.connect() as conn:
+            await conn.execute(
+                text("SELECT pg_notify(:channel, :message)"), {"channel": self.CHANNEL, "message": message}
+            )
+            await conn.commit()
 
     async def _connect(self) -> None:
         import asyncpg

@@ -271,3 +271,14 @@ async def test_parallel_logins_with_one_code_open_one_session(client, deliveries
     kinds = [r["data"]["login"]["__typename"] for r in results]
     assert kinds.count("AuthSuccess") == 1
     assert len(await fetch(select(AuthSession))) == sessions_before + 1
+
+
+@pytest.mark.settings(test_phones=["+79990000001=1234"], phone_lock_failures=100)
+async def test_a_test_phones_fixed_code_does_not_outlive_spent_attempts(client, deliveries):
+    sent = (await gql(client, SEND_OTP, {"phone": "+79990000001"}))["data"]["sendOtp"]
+    assert sent["__typename"] == "OtpSent"
+    for _ in range(5):
+        wrong = await gql(client, LOGIN, {"phone": "+79990000001", "otp": "4321"})
+        assert wrong["data"]["login"]["__typename"] == "InvalidCodeError"
+    result = (await gql(client, LOGIN, {"phone": "+79990000001", "otp": "1234"}))["data"]["login"]
+    assert result["__typename"] == "RateLimitedError" and result["code"] == "ATTEMPTS_EXHAUSTED"
