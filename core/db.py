@@ -1,124 +1,267 @@
-"""The database: one async engine per process, short sessions, dialect-aware upserts."""
+"""The database: one engine per process, short sessions, dialect-aware upserts.
+
+PostgreSQL runs through SQLAlchemy's async engine (asyncpg). SQLite, the embedded
+default, runs through a synchronous engine on the event loop (`InlineSession`): every
+statement is a few microseconds of local file I/O, while SQLAlchemy's async layer
+costs several times that per call (a greenlet switch for every execute, commit and
+close). Waiting for another process's write lock is never done on the loop: the
+transaction's `BEGIN IMMEDIATE` is retried with an async sleep.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Generic, TypeAlias, TypeVar
 
-from sqlalchemy import event, make_url, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_
+from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
-
-from core import sqlite_inloop
 
 # SQLite waits for another process's write lock in short steps (the loop never blocks
 # longer than one step); BEGIN IMMEDIATE is retried asynchronously for up to LOCK_WAIT.
 SQLITE_BUSY_STEP_MS = 20
 SQLITE_LOCK_WAIT_SECONDS = 30.0
+SQLITE_PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", f"busy_timeout={SQLITE_BUSY_STEP_MS}", "synchronous=NORMAL")
+
+T = TypeVar("T")
 
 
 def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
-    """An engine for `url`.
+    """An async engine for `url` (migrations, tools, and the server on PostgreSQL).
 
-    SQLite gets one connection per process (a single writer never meets "database
-    is locked"), run on the event loop (core.sqlite_inloop), WAL, foreign keys and
-    `BEGIN IMMEDIATE`, so that transactions queue for the write lock instead of
-    failing on lock upgrade; another process's lock is waited for asynchronously.
+    On SQLite: WAL, foreign keys and `BEGIN IMMEDIATE`, so that transactions queue for
+    the write lock instead of failing on lock upgrade; the lock is waited for
+    asynchronously.
     """
     if url.startswith("sqlite"):
-        database = make_url(url).database or ":memory:"
-        options: dict[str, Any] = {
-            "async_creator": sqlite_inloop.creator(database, busy_timeout_seconds=SQLITE_BUSY_STEP_MS / 1000)
-        }
+        options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_STEP_MS / 1000}}
         if pool:
             options.update(pool_size=1, max_overflow=0, pool_timeout=60)
         else:
             options["poolclass"] = NullPool
         engine = create_async_engine(url, **options)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine.sync_engine)
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            deadline = time.monotonic() + SQLITE_LOCK_WAIT_SECONDS
+            while not _try_begin(conn, deadline):
+                await_(asyncio.sleep(SQLITE_BUSY_STEP_MS / 1000))
+
         return engine
     options = {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True} if pool else {"poolclass": NullPool}
     return create_async_engine(url, **options)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
+        dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event emits BEGIN
         cursor = dbapi_connection.cursor()
-        for pragma in (
-            "journal_mode=WAL",
-            "foreign_keys=ON",
-            f"busy_timeout={SQLITE_BUSY_STEP_MS}",
-            "synchronous=NORMAL",
-        ):
+        for pragma in SQLITE_PRAGMAS:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
+
+def _try_begin(conn: Any, deadline: float) -> bool:
+    """BEGIN IMMEDIATE; False while another process holds the write lock (until `deadline`)."""
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return True
+    except OperationalError as exc:
+        if "locked" not in str(exc) or time.monotonic() > deadline:
+            raise
+        return False
+
+
+class InlineSession:
+    """AsyncSession's interface over a synchronous Session, for SQLite on the event loop.
+
+    The process has one SQLite connection; a session takes its turn for it (an
+    asyncio lock, in arrival order) when its transaction begins and gives it back when
+    the transaction ends (commit, rollback or close), exactly when SQLAlchemy hands a
+    pooled connection back. Nothing else may use the connection: the engine's "begin"
+    hook refuses a transaction begun outside a turn.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._sync = Session(db.sync_engine, expire_on_commit=False)
+        self._turn = False
+
+    @property
+    def sync_session(self) -> Session:
+        return self._sync
+
+    async def _begin(self) -> None:
+        if self._turn:
+            return
+        await self._db.turns.acquire()
+        self._turn = True
         deadline = time.monotonic() + SQLITE_LOCK_WAIT_SECONDS
-        while True:
-            try:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-                return
-            except OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-            await_(asyncio.sleep(SQLITE_BUSY_STEP_MS / 1000))
+        try:
+            while True:
+                try:
+                    self._sync.connection()  # the "begin" hook runs BEGIN IMMEDIATE
+                    return
+                except OperationalError as exc:
+                    self._sync.rollback()
+                    if "locked" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                await asyncio.sleep(SQLITE_BUSY_STEP_MS / 1000)
+        except BaseException:
+            self._end_turn()
+            raise
+
+    def _end_turn(self) -> None:
+        if self._turn:
+            self._turn = False
+            self._db.turns.release()
+
+    async def exec(self, statement: Any, **kwargs: Any) -> Any:
+        await self._begin()
+        return self._sync.exec(statement, **kwargs)
+
+    async def execute(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
+        await self._begin()
+        return self._sync.execute(statement, params, **kwargs)
+
+    async def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+        await self._begin()
+        return self._sync.get(entity, ident, **kwargs)
+
+    async def flush(self, objects: Any = None) -> None:
+        await self._begin()
+        self._sync.flush(objects)
+
+    async def refresh(self, instance: Any, attribute_names: Any = None, **kwargs: Any) -> None:
+        await self._begin()
+        self._sync.refresh(instance, attribute_names, **kwargs)
+
+    def add(self, instance: Any) -> None:
+        self._sync.add(instance)
+
+    async def delete(self, instance: Any) -> None:
+        await self._begin()
+        self._sync.delete(instance)
+
+    def expunge(self, instance: Any) -> None:
+        self._sync.expunge(instance)
+
+    def get_bind(self) -> Engine:
+        return self._db.sync_engine
+
+    async def commit(self) -> None:
+        if self._sync.new or self._sync.dirty or self._sync.deleted:
+            await self._begin()  # the flush inside commit needs a transaction
+        try:
+            self._sync.commit()
+        finally:
+            self._end_turn()
+
+    async def rollback(self) -> None:
+        try:
+            self._sync.rollback()
+        finally:
+            self._end_turn()
+
+    async def close(self) -> None:
+        try:
+            self._sync.close()
+        finally:
+            self._end_turn()
+
+
+DbSession: TypeAlias = AsyncSession | InlineSession
 
 
 class Database:
-    """The engine and its session factory."""
+    """The engine and its sessions (`InlineSession` on SQLite, `AsyncSession` elsewhere)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
-        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self.turns = asyncio.Lock()
+        self.dialect = make_url(url).get_backend_name()
+        if self.dialect == "sqlite":
+            self.sync_engine = create_engine(
+                make_url(url).set(drivername="sqlite"),
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=1,  # only reached by a bug: turns keep the connection free
+                connect_args={"timeout": SQLITE_BUSY_STEP_MS / 1000, "check_same_thread": False},
+            )
+            _configure_sqlite(self.sync_engine)
+            event.listen(self.sync_engine, "begin", self._on_sqlite_begin)
+        else:
+            self.engine = make_engine(url)
+            self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
 
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
+    def _on_sqlite_begin(self, conn: Any) -> None:
+        if not self.turns.locked():
+            raise RuntimeError("SQLite transaction begun outside a session's turn")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
+    async def session(self) -> AsyncIterator[Any]:
         """A session closed as the block ends.
 
-        On SQLite it is closed inline rather than by AsyncSession's own exit (which
-        closes in a new task and yields to the loop first), so the connection is back in
-        the pool before any other request runs. Nothing here is held across the block:
-        a session holds the connection only inside a transaction, so a slow webhook after
-        a commit holds up no one.
+        Nothing here is held across the block: a session holds the connection only
+        inside a transaction, so a slow webhook after a commit holds up no one.
         """
+        if self.dialect == "sqlite":
+            inline = InlineSession(self)
+            try:
+                yield inline
+            finally:
+                await inline.close()
+            return
         session = self._sessions()
         try:
             yield session
         finally:
-            if self.dialect == "sqlite":
-                await session.close()  # runs inline on SQLite: nothing to interrupt
-            else:
-                await asyncio.shield(session.close())
+            await asyncio.shield(session.close())
 
     async def ping(self) -> bool:
         try:
-            async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with self.session() as session:
+                await session.execute(text("SELECT 1"))
             return True
         except Exception:
             return False
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        if self.dialect == "sqlite":
+            self.sync_engine.dispose()
+        else:
+            await self.engine.dispose()
 
 
-def insert_for(session: AsyncSession) -> Any:
+def dialect_of(session: DbSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def insert_for(session: DbSession) -> Any:
     """The dialect's `insert` (with `on_conflict_do_*`) for this session's database."""
-    bind = session.get_bind()
-    return postgresql.insert if bind.dialect.name == "postgresql" else sqlite.insert
+    return postgresql.insert if dialect_of(session) == "postgresql" else sqlite.insert
+
+
+class PerDialect(Generic[T]):
+    """A statement built once per dialect from that dialect's `insert` (upserts).
+
+    Hot statements are built once, with bind parameters, and executed with values:
+    building a statement costs SQLAlchemy more than compiling (cached) and running it.
+    """
+
+    def __init__(self, build: Callable[[Any], T]) -> None:
+        self._built = {"sqlite": build(sqlite.insert), "postgresql": build(postgresql.insert)}
+
+    def for_session(self, session: DbSession) -> T:
+        return self._built[dialect_of(session)]

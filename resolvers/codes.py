@@ -11,11 +11,11 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 from sqlmodel import col, select, update
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import utcnow
+from core.db import DbSession
 from core.delivery import CodeMessage, DeliveryError
 from core.i18n import translate
 from core.security import code_matches, generate_code, hash_code
@@ -55,24 +55,27 @@ def message_text(*, channel: str, code: str, locale: str, caller_id: str | None)
     return translate("Your washgate code: {code}", locale, code=code)
 
 
-async def live_code(session: AsyncSession, *, phone: str, purpose: str, subject: str = "") -> VerificationCode | None:
-    """The newest code for (phone, purpose, subject) that was neither used nor replaced."""
-    statement = (
-        select(VerificationCode)
-        .where(
-            VerificationCode.phone == phone,
-            VerificationCode.purpose == purpose,
-            VerificationCode.subject == subject,
-            col(VerificationCode.used_at).is_(None),
-            col(VerificationCode.revoked_at).is_(None),
-        )
-        .order_by(col(VerificationCode.id).desc())
-        .limit(1)
+_LIVE_CODE = (
+    select(VerificationCode)
+    .where(
+        col(VerificationCode.phone) == bindparam("the_phone"),
+        col(VerificationCode.purpose) == bindparam("the_purpose"),
+        col(VerificationCode.subject) == bindparam("the_subject"),
+        col(VerificationCode.used_at).is_(None),
+        col(VerificationCode.revoked_at).is_(None),
     )
-    return (await session.exec(statement)).first()
+    .order_by(col(VerificationCode.id).desc())
+    .limit(1)
+)
 
 
-async def ensure_not_locked(session: AsyncSession, *, services: Services, phone: str, now: datetime) -> int:
+async def live_code(session: DbSession, *, phone: str, purpose: str, subject: str = "") -> VerificationCode | None:
+    """The newest code for (phone, purpose, subject) that was neither used nor replaced."""
+    params = {"the_phone": phone, "the_purpose": purpose, "the_subject": subject}
+    return (await session.exec(_LIVE_CODE, params=params)).first()
+
+
+async def ensure_not_locked(session: DbSession, *, services: Services, phone: str, now: datetime) -> int:
     """Refuse while `phone` is locked; returns the wrong codes of its current run."""
     until, failures = await limits.phone_lock_state(session, phone=phone, now=now)
     if until is not None:
@@ -80,9 +83,28 @@ async def ensure_not_locked(session: AsyncSession, *, services: Services, phone:
     return failures
 
 
+_REVOKE_PENDING = (
+    update(VerificationCode)
+    .where(
+        col(VerificationCode.phone) == bindparam("the_phone"),
+        col(VerificationCode.purpose) == bindparam("the_purpose"),
+        col(VerificationCode.subject) == bindparam("the_subject"),
+        col(VerificationCode.used_at).is_(None),
+        col(VerificationCode.revoked_at).is_(None),
+    )
+    .values(revoked_at=bindparam("now", type_=VerificationCode.__table__.c.revoked_at.type))  # type: ignore[attr-defined]
+)
+_INSERT_CODE = insert(VerificationCode.__table__).returning(VerificationCode.__table__.c.id)  # type: ignore[arg-type,attr-defined]
+_REVOKE_CODE = (
+    update(VerificationCode)
+    .where(col(VerificationCode.id) == bindparam("code_id"))
+    .values(revoked_at=bindparam("now", type_=VerificationCode.__table__.c.revoked_at.type))  # type: ignore[attr-defined]
+)
+
+
 async def issue_code(
     *,
-    session: AsyncSession,
+    session: DbSession,
     services: Services,
     phone: str,
     purpose: str,
@@ -120,35 +142,22 @@ async def issue_code(
                     next_day, code=ErrorCode.SMS_QUOTA_EXCEEDED, message="The daily SMS limit for this phone is reached"
                 )
         await session.exec(
-            update(VerificationCode)
-            .where(
-                col(VerificationCode.phone) == phone,
-                col(VerificationCode.purpose) == purpose,
-                col(VerificationCode.subject) == subject,
-                col(VerificationCode.used_at).is_(None),
-                col(VerificationCode.revoked_at).is_(None),
-            )
-            .values(revoked_at=now)
+            _REVOKE_PENDING, params={"the_phone": phone, "the_purpose": purpose, "the_subject": subject, "now": now}
         )
         code = chosen_code or fixed or generate_code(settings.otp_length)
         expires_at = now + timedelta(seconds=settings.otp_ttl_seconds)
-        code_id = (
-            await session.exec(
-                insert(VerificationCode.__table__)  # type: ignore[arg-type]
-                .values(
-                    phone=phone,
-                    purpose=purpose,
-                    subject=subject,
-                    channel=channel,
-                    code_hash=hash_code(services.keys, scope=_scope(phone, purpose, subject), code=code),
-                    created_at=now,
-                    expires_at=expires_at,
-                    attempts=0,
-                    max_attempts=settings.otp_max_attempts,
-                )
-                .returning(VerificationCode.__table__.c.id)  # type: ignore[attr-defined]
-            )
-        ).scalar_one()
+        values = {
+            "phone": phone,
+            "purpose": purpose,
+            "subject": subject,
+            "channel": channel,
+            "code_hash": hash_code(services.keys, scope=_scope(phone, purpose, subject), code=code),
+            "created_at": now,
+            "expires_at": expires_at,
+            "attempts": 0,
+            "max_attempts": settings.otp_max_attempts,
+        }
+        code_id = (await session.exec(_INSERT_CODE, params=values)).scalar_one()
         await session.commit()
     except BaseException:
         await session.rollback()
@@ -168,9 +177,7 @@ async def issue_code(
         try:
             await services.delivery.send(message, now=now)
         except DeliveryError as exc:
-            await session.exec(
-                update(VerificationCode).where(col(VerificationCode.id) == code_id).values(revoked_at=now)
-            )
+            await session.exec(_REVOKE_CODE, params={"code_id": code_id, "now": now})
             await limits.clear_cooldown(session, key=resend_key)
             if channel == "sms":
                 await limits.release_counter(session, key=day_key, window_start=day_start)
@@ -187,7 +194,7 @@ async def issue_code(
 
 
 async def _take_sending_caps(
-    session: AsyncSession, *, services: Services, now: datetime, client_ip: str | None, app_id: str | None
+    session: DbSession, *, services: Services, now: datetime, client_ip: str | None, app_id: str | None
 ) -> None:
     settings = services.settings
     hour = limits.hour_window(now)
@@ -206,9 +213,28 @@ async def _take_sending_caps(
         raise RateLimited(retry_at)
 
 
+_TAKE_ATTEMPT = (
+    update(VerificationCode)
+    .where(
+        col(VerificationCode.id) == bindparam("code_id"),
+        col(VerificationCode.used_at).is_(None),
+        col(VerificationCode.revoked_at).is_(None),
+        col(VerificationCode.attempts) < col(VerificationCode.max_attempts),
+        col(VerificationCode.expires_at) > bindparam("now"),
+    )
+    .values(attempts=VerificationCode.attempts + 1)
+    .returning(VerificationCode.attempts)
+)
+_GIVE_BACK_ATTEMPT = (
+    update(VerificationCode)
+    .where(col(VerificationCode.id) == bindparam("code_id"))
+    .values(attempts=VerificationCode.attempts - 1)
+)
+
+
 async def check_code(
     *,
-    session: AsyncSession,
+    session: DbSession,
     services: Services,
     phone: str,
     purpose: str,
@@ -252,20 +278,7 @@ async def check_code(
             raise InvalidCode(0, code=wrong_code, phone=phone)
         if row.attempts >= row.max_attempts:
             await _raise_exhausted(session, row=row, now=now, wrong_code=wrong_code)
-        attempts = (
-            await session.exec(
-                update(VerificationCode)
-                .where(
-                    col(VerificationCode.id) == row.id,
-                    col(VerificationCode.used_at).is_(None),
-                    col(VerificationCode.revoked_at).is_(None),
-                    col(VerificationCode.attempts) < col(VerificationCode.max_attempts),
-                    col(VerificationCode.expires_at) > now,
-                )
-                .values(attempts=VerificationCode.attempts + 1)
-                .returning(VerificationCode.attempts)
-            )
-        ).first()
+        attempts = (await session.exec(_TAKE_ATTEMPT, params={"code_id": row.id, "now": now})).first()
         if attempts is None:
             await _raise_exhausted(session, row=row, now=now, wrong_code=wrong_code)
         assert attempts is not None
@@ -275,11 +288,7 @@ async def check_code(
         if consume:
             await _mark_used(session, row=row, now=now, wrong_code=wrong_code)
         else:
-            await session.exec(
-                update(VerificationCode)
-                .where(col(VerificationCode.id) == row.id)
-                .values(attempts=VerificationCode.attempts - 1)
-            )
+            await session.exec(_GIVE_BACK_ATTEMPT, params={"code_id": row.id})
         if failures:
             await limits.record_right_code(session, phone=phone, now=now)
         return row
@@ -289,27 +298,28 @@ async def check_code(
 
 
 async def consume_code(
-    session: AsyncSession, *, row: VerificationCode | None, wrong_code: ErrorCode = ErrorCode.INVALID_OTP
+    session: DbSession, *, row: VerificationCode | None, wrong_code: ErrorCode = ErrorCode.INVALID_OTP
 ) -> None:
     """Use up a code that `check_code(consume=False)` accepted earlier."""
     if row is not None:
         await _mark_used(session, row=row, now=utcnow(), wrong_code=wrong_code)
 
 
-async def _mark_used(session: AsyncSession, *, row: VerificationCode, now: datetime, wrong_code: ErrorCode) -> None:
-    used = (
-        await session.exec(
-            update(VerificationCode)
-            .where(col(VerificationCode.id) == row.id, col(VerificationCode.used_at).is_(None))
-            .values(used_at=now)
-            .returning(VerificationCode.id)
-        )
-    ).first()
+_MARK_USED = (
+    update(VerificationCode)
+    .where(col(VerificationCode.id) == bindparam("code_id"), col(VerificationCode.used_at).is_(None))
+    .values(used_at=bindparam("now", type_=VerificationCode.__table__.c.used_at.type))  # type: ignore[attr-defined]
+    .returning(VerificationCode.id)
+)
+
+
+async def _mark_used(session: DbSession, *, row: VerificationCode, now: datetime, wrong_code: ErrorCode) -> None:
+    used = (await session.exec(_MARK_USED, params={"code_id": row.id, "now": now})).first()
     if used is None:
         raise InvalidCode(0, code=wrong_code, phone=row.phone)
 
 
-async def _count_wrong(session: AsyncSession, *, services: Services, phone: str, now: datetime, locking: bool) -> None:
+async def _count_wrong(session: DbSession, *, services: Services, phone: str, now: datetime, locking: bool) -> None:
     if locking:
         settings = services.settings
         await limits.record_wrong_code(
@@ -322,7 +332,7 @@ async def _count_wrong(session: AsyncSession, *, services: Services, phone: str,
 
 
 async def _raise_exhausted(
-    session: AsyncSession, *, row: VerificationCode, now: datetime, wrong_code: ErrorCode = ErrorCode.INVALID_OTP
+    session: DbSession, *, row: VerificationCode, now: datetime, wrong_code: ErrorCode = ErrorCode.INVALID_OTP
 ) -> None:
     refreshed = (
         await session.exec(

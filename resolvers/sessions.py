@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, insert
+from sqlalchemy import and_, bindparam, insert
 from sqlmodel import col, select, update
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import utcnow
+from core.db import DbSession
 from core.security import (
     InvalidAccessToken,
     decode_access_token,
@@ -53,22 +53,34 @@ def issue_access_token(services: Services, *, user_id: int, session_id: str) -> 
     )
 
 
-async def _new_refresh_token(session: AsyncSession, *, services: Services, session_id: str) -> str:
+# Built once: these run on every sign-in, refresh and authenticated request.
+_INSERT_REFRESH_TOKEN = insert(RefreshToken.__table__)  # type: ignore[arg-type]
+_INSERT_SESSION = insert(AuthSession.__table__)  # type: ignore[arg-type]
+_VIEWER = (
+    select(AuthSession, User, Phone)
+    .join(User, col(User.id) == col(AuthSession.user_id))
+    .outerjoin(Phone, and_(col(Phone.user_id) == col(User.id), col(Phone.number) == col(User.phone)))
+    .where(col(AuthSession.id) == bindparam("session_id"))
+    .order_by(col(Phone.id).desc())
+    .limit(1)
+)
+
+
+async def _new_refresh_token(session: DbSession, *, services: Services, session_id: str) -> str:
     token = new_opaque_token()
     now = utcnow()
-    await session.exec(
-        insert(RefreshToken.__table__).values(  # type: ignore[arg-type]
-            session_id=session_id,
-            token_hash=hash_token(services.keys, token),
-            created_at=now,
-            expires_at=now + timedelta(seconds=services.settings.refresh_token_ttl_seconds),
-        )
-    )
+    values = {
+        "session_id": session_id,
+        "token_hash": hash_token(services.keys, token),
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=services.settings.refresh_token_ttl_seconds),
+    }
+    await session.exec(_INSERT_REFRESH_TOKEN, params=values)
     return token
 
 
 async def start_session(
-    session: AsyncSession,
+    session: DbSession,
     *,
     services: Services,
     user_id: int,
@@ -82,22 +94,21 @@ async def start_session(
     auth_session = AuthSession(
         id=new_uuid(), user_id=user_id, app_id=app_id, activation_pending=activation_pending, created_at=utcnow()
     )
-    await session.exec(
-        insert(AuthSession.__table__).values(  # type: ignore[arg-type]
-            id=auth_session.id,
-            user_id=user_id,
-            app_id=app_id,
-            activation_pending=activation_pending,
-            created_at=auth_session.created_at,
-        )
-    )
+    values = {
+        "id": auth_session.id,
+        "user_id": user_id,
+        "app_id": app_id,
+        "activation_pending": activation_pending,
+        "created_at": auth_session.created_at,
+    }
+    await session.exec(_INSERT_SESSION, params=values)
     refresh = await _new_refresh_token(session, services=services, session_id=auth_session.id)
     access = issue_access_token(services, user_id=user_id, session_id=auth_session.id)
     return TokenPair(access, refresh, services.settings.access_token_ttl_seconds), auth_session
 
 
 async def rotate_tokens(
-    session: AsyncSession,
+    session: DbSession,
     *,
     services: Services,
     refresh_token: str,
@@ -158,12 +169,12 @@ async def rotate_tokens(
     return TokenPair(access, new_refresh, services.settings.access_token_ttl_seconds), user
 
 
-async def _was_used(session: AsyncSession, token_id: int | None) -> bool:
+async def _was_used(session: DbSession, token_id: int | None) -> bool:
     used_at = (await session.exec(select(RefreshToken.used_at).where(RefreshToken.id == token_id))).first()
     return used_at is not None
 
 
-async def revoke_session(session: AsyncSession, *, session_id: str) -> bool:
+async def revoke_session(session: DbSession, *, session_id: str) -> bool:
     result = await session.exec(
         update(AuthSession)
         .where(col(AuthSession.id) == session_id, col(AuthSession.revoked_at).is_(None))
@@ -172,7 +183,7 @@ async def revoke_session(session: AsyncSession, *, session_id: str) -> bool:
     return bool(result.rowcount)
 
 
-async def logout(session: AsyncSession, *, services: Services, viewer: Viewer, refresh_token: str | None) -> bool:
+async def logout(session: DbSession, *, services: Services, viewer: Viewer, refresh_token: str | None) -> bool:
     """End the viewer's session, or the session `refresh_token` belongs to if it is the viewer's."""
     session_id = viewer.session.id
     if refresh_token:
@@ -191,23 +202,14 @@ async def logout(session: AsyncSession, *, services: Services, viewer: Viewer, r
     return revoked
 
 
-async def authenticate(session: AsyncSession, *, services: Services, token: str, allow_pending: bool = False) -> Viewer:
+async def authenticate(session: DbSession, *, services: Services, token: str, allow_pending: bool = False) -> Viewer:
     """The viewer behind an access token; UNAUTHENTICATED when it is bad, expired,
     logged out, awaiting activation (unless `allow_pending`) or its account is gone."""
     try:
         claims = decode_access_token(services.keys, token)
     except InvalidAccessToken:
         raise unauthenticated("The token is invalid or expired") from None
-    found = (
-        await session.exec(
-            select(AuthSession, User, Phone)
-            .join(User, col(User.id) == col(AuthSession.user_id))
-            .outerjoin(Phone, and_(col(Phone.user_id) == col(User.id), col(Phone.number) == col(User.phone)))
-            .where(AuthSession.id == claims.session_id)
-            .order_by(col(Phone.id).desc())
-            .limit(1)
-        )
-    ).first()
+    found = (await session.exec(_VIEWER, params={"session_id": claims.session_id})).first()
     if found is None:
         raise unauthenticated("The token is invalid or expired")
     auth_session, user, phone = found

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import utcnow
-from core.db import insert_for
+from core.db import DbSession, insert_for
 from core.phones import digits_of
 from core.security import hash_password
 from models import Card, Driver, Phone, User
@@ -20,32 +20,37 @@ def account_exists() -> DomainError:
     return DomainError(ErrorCode.ACCOUNT_EXISTS, "Account already exists")
 
 
-async def user_by_phone(session: AsyncSession, *, phone: str) -> User | None:
-    return (await session.exec(select(User).where(User.phone == phone))).first()
+# Built once: read on every sign-in.
+_USER_BY_PHONE = select(User).where(col(User.phone) == bindparam("number"))
+_CURRENT_PHONE = (
+    select(Phone)
+    .where(col(Phone.user_id) == bindparam("owner"), col(Phone.number) == bindparam("number"))
+    .order_by(col(Phone.id).desc())
+    .limit(1)
+)
+_CARDS_OF = select(Card).where(col(Card.user_id) == bindparam("owner")).order_by(col(Card.id))
 
 
-async def current_phone(session: AsyncSession, *, user: User) -> Phone | None:
+async def user_by_phone(session: DbSession, *, phone: str) -> User | None:
+    return (await session.exec(_USER_BY_PHONE, params={"number": phone})).first()
+
+
+async def current_phone(session: DbSession, *, user: User) -> Phone | None:
     """The Phone row of the account's verified phone."""
     if user.phone is None:
         return None
-    statement = (
-        select(Phone)
-        .where(Phone.user_id == user.id, Phone.number == user.phone)
-        .order_by(col(Phone.id).desc())
-        .limit(1)
-    )
-    return (await session.exec(statement)).first()
+    return (await session.exec(_CURRENT_PHONE, params={"owner": user.id, "number": user.phone})).first()
 
 
-async def phones_of(session: AsyncSession, *, user_id: int) -> list[Phone]:
+async def phones_of(session: DbSession, *, user_id: int) -> list[Phone]:
     return list((await session.exec(select(Phone).where(Phone.user_id == user_id).order_by(col(Phone.id)))).all())
 
 
-async def cards_of(session: AsyncSession, *, user_id: int) -> list[Card]:
-    return list((await session.exec(select(Card).where(Card.user_id == user_id).order_by(col(Card.id)))).all())
+async def cards_of(session: DbSession, *, user_id: int) -> list[Card]:
+    return list((await session.exec(_CARDS_OF, params={"owner": user_id})).all())
 
 
-async def set_verified_phone(session: AsyncSession, *, user: User, phone: str) -> Phone:
+async def set_verified_phone(session: DbSession, *, user: User, phone: str) -> Phone:
     """Make `phone` the account's verified phone now (a new Phone row; old ones stay).
 
     The phone's uniqueness is the table's: another account's phone raises ACCOUNT_EXISTS.
@@ -69,7 +74,7 @@ async def set_verified_phone(session: AsyncSession, *, user: User, phone: str) -
 
 
 async def create_user(
-    session: AsyncSession,
+    session: DbSession,
     *,
     phone: str | None = None,
     email: str | None = None,
@@ -107,7 +112,7 @@ async def create_user(
 
 
 async def activate_account(
-    session: AsyncSession,
+    session: DbSession,
     *,
     user: User,
     name: object = None,
@@ -133,7 +138,7 @@ async def activate_account(
     return user
 
 
-async def add_driver_profile(session: AsyncSession, *, user: User) -> Driver:
+async def add_driver_profile(session: DbSession, *, user: User) -> Driver:
     """Give the account a driver profile (seed 003's `driver`); an existing one is kept. Caller commits."""
     insert = insert_for(session)
     now = utcnow()
@@ -147,12 +152,12 @@ async def add_driver_profile(session: AsyncSession, *, user: User) -> Driver:
     return driver
 
 
-async def driver_of(session: AsyncSession, *, user_id: int) -> Driver | None:
+async def driver_of(session: DbSession, *, user_id: int) -> Driver | None:
     """The account's driver profile, if it has one."""
     return (await session.exec(select(Driver).where(Driver.user_id == user_id))).first()
 
 
-async def delete_user(session: AsyncSession, *, user_id: int) -> bool:
+async def delete_user(session: DbSession, *, user_id: int) -> bool:
     user = await session.get(User, user_id)
     if user is None:
         return False
