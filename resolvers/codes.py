@@ -10,12 +10,12 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeAlias
 
-from sqlalchemy import bindparam, insert
-from sqlmodel import col, select, update
+from sqlalchemy import Row, Table, and_, bindparam, insert, select, update
 
 from core.clock import utcnow
-from core.db import DbSession
+from core.db import DbSession, run
 from core.delivery import CodeMessage, DeliveryError
 from core.i18n import translate
 from core.security import code_matches, generate_code, hash_code
@@ -55,24 +55,24 @@ def message_text(*, channel: str, code: str, locale: str, caller_id: str | None)
     return translate("Your washgate code: {code}", locale, code=code)
 
 
-_LIVE_CODE = (
-    select(VerificationCode)
-    .where(
-        col(VerificationCode.phone) == bindparam("the_phone"),
-        col(VerificationCode.purpose) == bindparam("the_purpose"),
-        col(VerificationCode.subject) == bindparam("the_subject"),
-        col(VerificationCode.used_at).is_(None),
-        col(VerificationCode.revoked_at).is_(None),
-    )
-    .order_by(col(VerificationCode.id).desc())
-    .limit(1)
+# The statements below run on every code sent or checked: built once, on the table, and
+# run without the ORM (core.db.run). A code row is read-only: its columns by name.
+code_table: Table = VerificationCode.__table__  # type: ignore[attr-defined]
+CodeRow: TypeAlias = Row[Any]
+_PENDING = and_(
+    code_table.c.phone == bindparam("the_phone"),
+    code_table.c.purpose == bindparam("the_purpose"),
+    code_table.c.subject == bindparam("the_subject"),
+    code_table.c.used_at.is_(None),
+    code_table.c.revoked_at.is_(None),
 )
+_LIVE_CODE = select(code_table).where(_PENDING).order_by(code_table.c.id.desc()).limit(1)
 
 
-async def live_code(session: DbSession, *, phone: str, purpose: str, subject: str = "") -> VerificationCode | None:
+async def live_code(session: DbSession, *, phone: str, purpose: str, subject: str = "") -> CodeRow | None:
     """The newest code for (phone, purpose, subject) that was neither used nor replaced."""
     params = {"the_phone": phone, "the_purpose": purpose, "the_subject": subject}
-    return (await session.exec(_LIVE_CODE, params=params)).first()
+    return (await run(session, _LIVE_CODE, params)).first()
 
 
 async def ensure_not_locked(session: DbSession, *, services: Services, phone: str, now: datetime) -> int:
@@ -83,23 +83,10 @@ async def ensure_not_locked(session: DbSession, *, services: Services, phone: st
     return failures
 
 
-_REVOKE_PENDING = (
-    update(VerificationCode)
-    .where(
-        col(VerificationCode.phone) == bindparam("the_phone"),
-        col(VerificationCode.purpose) == bindparam("the_purpose"),
-        col(VerificationCode.subject) == bindparam("the_subject"),
-        col(VerificationCode.used_at).is_(None),
-        col(VerificationCode.revoked_at).is_(None),
-    )
-    .values(revoked_at=bindparam("now", type_=VerificationCode.__table__.c.revoked_at.type))  # type: ignore[attr-defined]
-)
-_INSERT_CODE = insert(VerificationCode.__table__).returning(VerificationCode.__table__.c.id)  # type: ignore[arg-type,attr-defined]
-_REVOKE_CODE = (
-    update(VerificationCode)
-    .where(col(VerificationCode.id) == bindparam("code_id"))
-    .values(revoked_at=bindparam("now", type_=VerificationCode.__table__.c.revoked_at.type))  # type: ignore[attr-defined]
-)
+_NOW = bindparam("now", type_=code_table.c.expires_at.type)
+_REVOKE_PENDING = update(code_table).where(_PENDING).values(revoked_at=_NOW)
+_INSERT_CODE = insert(code_table).returning(code_table.c.id)
+_REVOKE_CODE = update(code_table).where(code_table.c.id == bindparam("code_id")).values(revoked_at=_NOW)
 
 
 async def issue_code(
@@ -141,8 +128,8 @@ async def issue_code(
                 raise RateLimited(
                     next_day, code=ErrorCode.SMS_QUOTA_EXCEEDED, message="The daily SMS limit for this phone is reached"
                 )
-        await session.exec(
-            _REVOKE_PENDING, params={"the_phone": phone, "the_purpose": purpose, "the_subject": subject, "now": now}
+        await run(
+            session, _REVOKE_PENDING, {"the_phone": phone, "the_purpose": purpose, "the_subject": subject, "now": now}
         )
         code = chosen_code or fixed or generate_code(settings.otp_length)
         expires_at = now + timedelta(seconds=settings.otp_ttl_seconds)
@@ -157,7 +144,7 @@ async def issue_code(
             "attempts": 0,
             "max_attempts": settings.otp_max_attempts,
         }
-        code_id = (await session.exec(_INSERT_CODE, params=values)).scalar_one()
+        code_id = (await run(session, _INSERT_CODE, values)).scalar_one()
         await session.commit()
     except BaseException:
         await session.rollback()
@@ -177,7 +164,7 @@ async def issue_code(
         try:
             await services.delivery.send(message, now=now)
         except DeliveryError as exc:
-            await session.exec(_REVOKE_CODE, params={"code_id": code_id, "now": now})
+            await run(session, _REVOKE_CODE, {"code_id": code_id, "now": now})
             await limits.clear_cooldown(session, key=resend_key)
             if channel == "sms":
                 await limits.release_counter(session, key=day_key, window_start=day_start)
@@ -214,22 +201,25 @@ async def _take_sending_caps(
 
 
 _TAKE_ATTEMPT = (
-    update(VerificationCode)
+    update(code_table)
     .where(
-        col(VerificationCode.id) == bindparam("code_id"),
-        col(VerificationCode.used_at).is_(None),
-        col(VerificationCode.revoked_at).is_(None),
-        col(VerificationCode.attempts) < col(VerificationCode.max_attempts),
-        col(VerificationCode.expires_at) > bindparam("now"),
+        code_table.c.id == bindparam("code_id"),
+        code_table.c.used_at.is_(None),
+        code_table.c.revoked_at.is_(None),
+        code_table.c.attempts < code_table.c.max_attempts,
+        code_table.c.expires_at > _NOW,
     )
-    .values(attempts=VerificationCode.attempts + 1)
-    .returning(VerificationCode.attempts)
+    .values(attempts=code_table.c.attempts + 1)
+    .returning(code_table.c.attempts)
 )
-_GIVE_BACK_ATTEMPT = (
-    update(VerificationCode)
-    .where(col(VerificationCode.id) == bindparam("code_id"))
-    .values(attempts=VerificationCode.attempts - 1)
+_GIVE_BACK_ATTEMPT = update(code_table).where(code_table.c.id == bindparam("code_id")).values(attempts=code_table.c.attempts - 1)
+_MARK_USED = (
+    update(code_table)
+    .where(code_table.c.id == bindparam("code_id"), code_table.c.used_at.is_(None))
+    .values(used_at=_NOW)
+    .returning(code_table.c.id)
 )
+_ENDED = select(code_table.c.used_at, code_table.c.revoked_at).where(code_table.c.id == bindparam("code_id"))
 
 
 async def check_code(
@@ -243,7 +233,7 @@ async def check_code(
     consume: bool = True,
     require_pending: bool = False,
     wrong_code: ErrorCode = ErrorCode.INVALID_OTP,
-) -> VerificationCode | None:
+) -> CodeRow | None:
     """Check `code` for (phone, purpose, subject).
 
     On success the code is used up (`consume`) or left usable, and the caller's
@@ -278,7 +268,7 @@ async def check_code(
             raise InvalidCode(0, code=wrong_code, phone=phone)
         if row.attempts >= row.max_attempts:
             await _raise_exhausted(session, row=row, now=now, wrong_code=wrong_code)
-        attempts = (await session.exec(_TAKE_ATTEMPT, params={"code_id": row.id, "now": now})).first()
+        attempts = (await run(session, _TAKE_ATTEMPT, {"code_id": row.id, "now": now})).first()
         if attempts is None:
             await _raise_exhausted(session, row=row, now=now, wrong_code=wrong_code)
         assert attempts is not None
@@ -288,7 +278,7 @@ async def check_code(
         if consume:
             await _mark_used(session, row=row, now=now, wrong_code=wrong_code)
         else:
-            await session.exec(_GIVE_BACK_ATTEMPT, params={"code_id": row.id})
+            await run(session, _GIVE_BACK_ATTEMPT, {"code_id": row.id})
         if failures:
             await limits.record_right_code(session, phone=phone, now=now)
         return row
@@ -298,23 +288,15 @@ async def check_code(
 
 
 async def consume_code(
-    session: DbSession, *, row: VerificationCode | None, wrong_code: ErrorCode = ErrorCode.INVALID_OTP
+    session: DbSession, *, row: CodeRow | None, wrong_code: ErrorCode = ErrorCode.INVALID_OTP
 ) -> None:
     """Use up a code that `check_code(consume=False)` accepted earlier."""
     if row is not None:
         await _mark_used(session, row=row, now=utcnow(), wrong_code=wrong_code)
 
 
-_MARK_USED = (
-    update(VerificationCode)
-    .where(col(VerificationCode.id) == bindparam("code_id"), col(VerificationCode.used_at).is_(None))
-    .values(used_at=bindparam("now", type_=VerificationCode.__table__.c.used_at.type))  # type: ignore[attr-defined]
-    .returning(VerificationCode.id)
-)
-
-
-async def _mark_used(session: DbSession, *, row: VerificationCode, now: datetime, wrong_code: ErrorCode) -> None:
-    used = (await session.exec(_MARK_USED, params={"code_id": row.id, "now": now})).first()
+async def _mark_used(session: DbSession, *, row: CodeRow, now: datetime, wrong_code: ErrorCode) -> None:
+    used = (await run(session, _MARK_USED, {"code_id": row.id, "now": now})).first()
     if used is None:
         raise InvalidCode(0, code=wrong_code, phone=row.phone)
 
@@ -332,13 +314,9 @@ async def _count_wrong(session: DbSession, *, services: Services, phone: str, no
 
 
 async def _raise_exhausted(
-    session: DbSession, *, row: VerificationCode, now: datetime, wrong_code: ErrorCode = ErrorCode.INVALID_OTP
+    session: DbSession, *, row: CodeRow, now: datetime, wrong_code: ErrorCode = ErrorCode.INVALID_OTP
 ) -> None:
-    refreshed = (
-        await session.exec(
-            select(VerificationCode.used_at, VerificationCode.revoked_at).where(VerificationCode.id == row.id)
-        )
-    ).first()
+    refreshed = (await run(session, _ENDED, {"code_id": row.id})).first()
     if refreshed is not None and (refreshed[0] is not None or refreshed[1] is not None):
         raise InvalidCode(0, code=wrong_code, phone=row.phone)
     retry_at = await limits.cooldown_until(session, key=cooldown_key(row.phone, row.purpose, row.channel))

@@ -9,7 +9,7 @@ from sqlalchemy import and_, bindparam, insert
 from sqlmodel import col, select, update
 
 from core.clock import utcnow
-from core.db import DbSession
+from core.db import DbSession, run
 from core.security import (
     InvalidAccessToken,
     decode_access_token,
@@ -75,7 +75,7 @@ async def _new_refresh_token(session: DbSession, *, services: Services, session_
         "created_at": now,
         "expires_at": now + timedelta(seconds=services.settings.refresh_token_ttl_seconds),
     }
-    await session.exec(_INSERT_REFRESH_TOKEN, params=values)
+    await run(session, _INSERT_REFRESH_TOKEN, values)
     return token
 
 
@@ -101,7 +101,7 @@ async def start_session(
         "activation_pending": activation_pending,
         "created_at": auth_session.created_at,
     }
-    await session.exec(_INSERT_SESSION, params=values)
+    await run(session, _INSERT_SESSION, values)
     refresh = await _new_refresh_token(session, services=services, session_id=auth_session.id)
     access = issue_access_token(services, user_id=user_id, session_id=auth_session.id)
     return TokenPair(access, refresh, services.settings.access_token_ttl_seconds), auth_session
