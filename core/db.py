@@ -11,6 +11,7 @@ transaction's `BEGIN IMMEDIATE` is retried with an async sleep.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -94,7 +95,7 @@ class InlineSession:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._sync = Session(db.sync_engine, expire_on_commit=False)
+        self._sync = Session(db.sqlite_connection(), expire_on_commit=False)
         self._turn = False
         self._connection: Connection | None = None
 
@@ -113,7 +114,7 @@ class InlineSession:
                 try:
                     self._connection = self._sync.connection()  # the "begin" hook runs BEGIN IMMEDIATE
                     return
-                except OperationalError as exc:
+                except (OperationalError, sqlite3.OperationalError) as exc:  # the hook's raw BEGIN raises the latter
                     self._sync.rollback()
                     if "locked" not in str(exc) or time.monotonic() > deadline:
                         raise
@@ -215,18 +216,26 @@ class Database:
                 pool_size=1,
                 max_overflow=0,
                 pool_timeout=1,  # only reached by a bug: turns keep the connection free
+                pool_reset_on_return=None,  # a session ends its transaction before handing it back
                 connect_args={"timeout": SQLITE_BUSY_STEP_MS / 1000, "check_same_thread": False},
             )
             _configure_sqlite(self.sync_engine)
             event.listen(self.sync_engine, "begin", self._on_sqlite_begin)
+            self._sqlite_connection: Connection | None = None
         else:
             self.engine = make_engine(url)
             self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
 
-    def _on_sqlite_begin(self, conn: Any) -> None:
+    def _on_sqlite_begin(self, conn: Connection) -> None:
         if not self.turns.locked():
             raise RuntimeError("SQLite transaction begun outside a session's turn")
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+
+    def sqlite_connection(self) -> Connection:
+        """The process's one SQLite connection, kept open (sessions take turns on it)."""
+        if self._sqlite_connection is None or self._sqlite_connection.closed:
+            self._sqlite_connection = self.sync_engine.connect()
+        return self._sqlite_connection
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Any]:
@@ -258,6 +267,9 @@ class Database:
 
     async def dispose(self) -> None:
         if self.dialect == "sqlite":
+            if self._sqlite_connection is not None:
+                self._sqlite_connection.close()
+                self._sqlite_connection = None
             self.sync_engine.dispose()
         else:
             await self.engine.dispose()
