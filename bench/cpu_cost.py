@@ -5,9 +5,8 @@
 Builds washgate's ASGI app (same settings as bench/run.py: fresh SQLite file, high
 limits, test phones), runs its lifespan, registers accounts, then calls the app
 directly (no HTTP, no sockets) for each scenario of bench/run.py, `--concurrency`
-requests in flight, and prints the process CPU time per request (every thread,
-aiosqlite's included), the wall-clock rate, and the SQL statements and aiosqlite
-thread round trips per request. The baseline is the bare Starlette app of
+requests in flight, and prints the process CPU time per request (every thread), the
+wall-clock rate, and the SQL statements per request. The baseline is the bare Starlette app of
 bench/baseline_app.py called the same way. `--cprofile NAME` prints the top
 functions of that scenario (cProfile; slower, but exact call counts).
 """
@@ -84,31 +83,17 @@ async def call(app: Any, path: str, body: bytes, headers: dict[str, str]) -> Cal
 
 
 class Counters:
-    """SQL statements (cursor executes) and aiosqlite thread round trips."""
+    """SQL statements (cursor executes; BEGIN and COMMIT are not counted)."""
 
     def __init__(self) -> None:
         self.statements = 0
-        self.hops = 0
 
     def install(self, engine: Any) -> None:
         from sqlalchemy import event
 
-        @event.listens_for(engine.sync_engine, "before_cursor_execute")
+        @event.listens_for(engine, "before_cursor_execute")
         def _count(*_args: Any) -> None:
             self.statements += 1
-
-        try:
-            import aiosqlite.core as aiosqlite_core
-        except ImportError:
-            return
-        original = aiosqlite_core.Connection._execute
-        counters = self
-
-        async def counting(conn: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
-            counters.hops += 1
-            return await original(conn, fn, *args, **kwargs)
-
-        aiosqlite_core.Connection._execute = counting
 
 
 async def drive(
@@ -157,7 +142,7 @@ async def main_async(args: argparse.Namespace, database_url: str) -> int:
     results = []
     async with app.router.lifespan_context(app):
         db: Database = app.state.db
-        counters.install(db.engine)
+        counters.install(db.sync_engine)
         phones, tokens = [], []
         for i in range(args.accounts):
             phone = f"+{79990100000 + i}"
@@ -185,7 +170,7 @@ async def main_async(args: argparse.Namespace, database_url: str) -> int:
             offset += 1_000_000
             await drive(target, scenario, values[scenario.source], min(200, args.requests), args.concurrency, offset)
             offset += 1_000_000
-            statements, hops = counters.statements, counters.hops
+            statements = counters.statements
             profiler = cProfile.Profile() if args.cprofile == scenario.name else None
             if profiler:
                 profiler.enable()
@@ -193,32 +178,29 @@ async def main_async(args: argparse.Namespace, database_url: str) -> int:
             if profiler:
                 profiler.disable()
             n = args.requests
-            results.append((scenario, outcome, (counters.statements - statements) / n, (counters.hops - hops) / n))
+            results.append((scenario, outcome, (counters.statements - statements) / n))
             if profiler:
                 stats = pstats.Stats(profiler).strip_dirs()
                 print(f"\n--- cProfile {scenario.name}: top by own time ---")
                 stats.sort_stats("tottime").print_stats(30)
                 print(f"--- cProfile {scenario.name}: top by cumulative time ---")
                 stats.sort_stats("cumulative").print_stats(45)
-    base_cpu = next((o["cpu"] / args.requests for s, o, _, _ in results if s.name == "baseline"), None)
+    base_cpu = next((o["cpu"] / args.requests for s, o, _ in results if s.name == "baseline"), None)
     print(f"\nin-process, {args.requests} requests per scenario, {args.concurrency} in flight, SQLite")
-    header = (
-        f"{'scenario':<34}{'CPU ms/req':>11}{'x baseline':>11}{'req/s wall':>11}"
-        f"{'SQL/req':>9}{'hops/req':>9}{'errors':>8}"
-    )
+    header = f"{'scenario':<34}{'CPU ms/req':>11}{'x baseline':>11}{'req/s wall':>11}{'SQL/req':>9}{'errors':>8}"
     print(header)
     print("-" * len(header))
-    for scenario, outcome, statements, hops in results:
+    for scenario, outcome, statements in results:
         cpu_per = outcome["cpu"] / args.requests
         times = f"{cpu_per / base_cpu:.1f}" if base_cpu else "-"
         print(
             f"{scenario.label:<34}{cpu_per * 1000:>11.3f}{times:>11}{args.requests / outcome['wall']:>11.0f}"
-            f"{statements:>9.1f}{hops:>9.1f}{len(outcome['errors']):>8}"
+            f"{statements:>9.1f}{len(outcome['errors']):>8}"
         )
-    for scenario, outcome, _, _ in results:
+    for scenario, outcome, _ in results:
         if outcome["errors"]:
             print(f"{scenario.name}: first error: {outcome['errors'][0]}")
-    return 1 if any(o["errors"] for _, o, _, _ in results) else 0
+    return 1 if any(o["errors"] for _, o, _ in results) else 0
 
 
 def main() -> int:

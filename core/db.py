@@ -30,6 +30,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 # longer than one step); BEGIN IMMEDIATE is retried asynchronously for up to LOCK_WAIT.
 SQLITE_BUSY_STEP_MS = 20
 SQLITE_LOCK_WAIT_SECONDS = 30.0
+SQLITE_TURN_WAIT_SECONDS = 60.0  # a request's wait for this process's connection
 SQLITE_PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", f"busy_timeout={SQLITE_BUSY_STEP_MS}", "synchronous=NORMAL")
 
 T = TypeVar("T")
@@ -106,7 +107,11 @@ class InlineSession:
     async def _begin(self) -> None:
         if self._turn:
             return
-        await self._db.turns.acquire()
+        turns = self._db.turns
+        if turns.locked():  # wait in line, as for a pooled connection (a bounded wait)
+            await asyncio.wait_for(turns.acquire(), SQLITE_TURN_WAIT_SECONDS)
+        else:
+            await turns.acquire()
         self._turn = True
         deadline = time.monotonic() + SQLITE_LOCK_WAIT_SECONDS
         try:

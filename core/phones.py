@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import lru_cache
 
 import phonenumbers
 
@@ -53,6 +54,7 @@ def digits_of(e164: str) -> str:
     return e164.lstrip("+")
 
 
+@lru_cache(maxsize=4096)  # shown on every `me` and sign-in; only stored numbers come here
 def mask_phone(e164: str) -> str:
     """`+79991234533` -> `+7 999 ***-**-33`, the form seed 000 shows."""
     number = phonenumbers.parse(e164)

@@ -212,7 +212,9 @@ _TAKE_ATTEMPT = (
     .values(attempts=code_table.c.attempts + 1)
     .returning(code_table.c.attempts)
 )
-_GIVE_BACK_ATTEMPT = update(code_table).where(code_table.c.id == bindparam("code_id")).values(attempts=code_table.c.attempts - 1)
+_GIVE_BACK_ATTEMPT = (
+    update(code_table).where(code_table.c.id == bindparam("code_id")).values(attempts=code_table.c.attempts - 1)
+)
 _MARK_USED = (
     update(code_table)
     .where(code_table.c.id == bindparam("code_id"), code_table.c.used_at.is_(None))

@@ -36,14 +36,16 @@ def day_window(now: datetime, timezone: str) -> tuple[datetime, datetime]:
 
 
 _TAKE_COUNTER = PerDialect(
-    lambda insert: insert(counters)
-    .values(key=bindparam("the_key"), window_start=bindparam("the_window"), count=1)
-    .on_conflict_do_update(
-        index_elements=["key", "window_start"],
-        set_={"count": counters.c.count + 1},
-        where=counters.c.count < bindparam("limit"),
+    lambda insert: (
+        insert(counters)
+        .values(key=bindparam("the_key"), window_start=bindparam("the_window"), count=1)
+        .on_conflict_do_update(
+            index_elements=["key", "window_start"],
+            set_={"count": counters.c.count + 1},
+            where=counters.c.count < bindparam("limit"),
+        )
+        .returning(counters.c.count)
     )
-    .returning(counters.c.count)
 )
 
 
@@ -72,14 +74,16 @@ async def release_counter(session: DbSession, *, key: str, window_start: datetim
 
 
 _TAKE_COOLDOWN = PerDialect(
-    lambda insert: insert(cooldowns)
-    .values(key=bindparam("the_key"), until=bindparam("the_until"))
-    .on_conflict_do_update(
-        index_elements=["key"],
-        set_={"until": bindparam("the_until")},
-        where=cooldowns.c.until <= bindparam("now", type_=cooldowns.c.until.type),
+    lambda insert: (
+        insert(cooldowns)
+        .values(key=bindparam("the_key"), until=bindparam("the_until"))
+        .on_conflict_do_update(
+            index_elements=["key"],
+            set_={"until": bindparam("the_until")},
+            where=cooldowns.c.until <= bindparam("now", type_=cooldowns.c.until.type),
+        )
+        .returning(cooldowns.c.until)
     )
-    .returning(cooldowns.c.until)
 )
 _COOLDOWN_UNTIL = select(cooldowns.c.until).where(cooldowns.c.key == bindparam("the_key"))
 _CLEAR_COOLDOWN = delete(cooldowns).where(cooldowns.c.key == bindparam("the_key"))

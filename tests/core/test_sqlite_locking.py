@@ -1,4 +1,5 @@
-"""SQLite: another process holding the write lock is waited for without blocking the loop."""
+"""SQLite: another process's write lock is waited for without blocking the loop; this
+process's transactions take turns on its one connection."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
+
+from core.db import run
 
 
 @pytest.fixture
@@ -44,3 +47,21 @@ async def test_a_foreign_write_lock_is_waited_for_while_the_loop_serves_others(a
     holder.join()
     assert response.status_code == 201
     assert len(deliveries.messages) == 1
+
+
+async def test_transactions_take_turns_on_the_process_connection_in_arrival_order(app, sqlite_path):
+    db = app.state.db
+    events: list[str] = []
+
+    async def transaction(name: str, delay: float, hold: float) -> None:
+        await asyncio.sleep(delay)
+        async with db.session() as session:
+            await run(session, text("SELECT 1"), {})
+            events.append(f"{name} begins")
+            await asyncio.sleep(hold)  # e.g. a password hash in a thread, inside the transaction
+            events.append(f"{name} ends")
+            await session.commit()
+        # after the commit the connection is free again, even inside the block
+
+    await asyncio.gather(transaction("a", 0, 0.05), transaction("b", 0.01, 0), transaction("c", 0.02, 0))
+    assert events == ["a begins", "a ends", "b begins", "b ends", "c begins", "c ends"]
