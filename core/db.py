@@ -243,7 +243,7 @@ class Database:
         return self._sqlite_connection
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[Any]:
+    async def session(self) -> AsyncIterator[DbSession]:
         """A session closed as the block ends.
 
         Nothing here is held across the block: a session holds the connection only

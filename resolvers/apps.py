@@ -8,9 +8,9 @@ import uuid
 from dataclasses import dataclass
 
 from sqlmodel import col, select, update
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import utcnow
+from core.db import DbSession
 from core.security import hash_token
 from core.services import Services
 from models import AuthSession, ClientApp
@@ -29,7 +29,7 @@ def invalid_app() -> DomainError:
 
 
 async def create_app(
-    session: AsyncSession, *, services: Services, name: str, credentials: AppCredentials | None = None
+    session: DbSession, *, services: Services, name: str, credentials: AppCredentials | None = None
 ) -> AppCredentials:
     """Register a client app; its secret and token are shown once and stored hashed."""
     creds = credentials or AppCredentials(
@@ -47,7 +47,7 @@ async def create_app(
     return creds
 
 
-async def block_app(session: AsyncSession, *, app_id: str) -> bool:
+async def block_app(session: DbSession, *, app_id: str) -> bool:
     """Block the app at once: its credentials stop working and its sessions end."""
     now = utcnow()
     result = await session.exec(
@@ -64,13 +64,11 @@ async def block_app(session: AsyncSession, *, app_id: str) -> bool:
     return bool(result.rowcount)
 
 
-async def app_by_id(session: AsyncSession, *, app_id: str) -> ClientApp | None:
+async def app_by_id(session: DbSession, *, app_id: str) -> ClientApp | None:
     return (await session.exec(select(ClientApp).where(ClientApp.app_id == app_id))).first()
 
 
-async def authenticate_app(
-    session: AsyncSession, *, services: Services, app_id: object, app_secret: object
-) -> ClientApp:
+async def authenticate_app(session: DbSession, *, services: Services, app_id: object, app_secret: object) -> ClientApp:
     """The unblocked app with these credentials, else INVALID_APP."""
     if not isinstance(app_id, str) or not isinstance(app_secret, str) or len(app_id) > 64 or len(app_secret) > 256:
         raise invalid_app()
@@ -83,7 +81,7 @@ async def authenticate_app(
     return app
 
 
-async def app_by_token(session: AsyncSession, *, services: Services, app_token: str | None) -> ClientApp | None:
+async def app_by_token(session: DbSession, *, services: Services, app_token: str | None) -> ClientApp | None:
     """The unblocked app whose CallUp token this is, else None."""
     if not app_token or len(app_token) > 64:
         return None

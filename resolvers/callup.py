@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import col, delete, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import utcnow
+from core.db import DbSession
 from core.services import Services
 from models import CallupOrder, ClientApp, VerificationCode
 from resolvers import apps, codes
@@ -60,7 +60,7 @@ def order_not_found() -> DomainError:
     return DomainError(ErrorCode.NOT_FOUND, "order not found")
 
 
-async def app_for_token(session: AsyncSession, *, services: Services, app_token: str | None) -> ClientApp:
+async def app_for_token(session: DbSession, *, services: Services, app_token: str | None) -> ClientApp:
     """The unblocked app whose CallUp token this is; FORBIDDEN `access denied` otherwise."""
     app = await apps.app_by_token(session, services=services, app_token=app_token)
     if app is None:
@@ -108,7 +108,7 @@ def _code_digits(raw: object, length: int) -> str:
 
 async def create_verification(
     *,
-    session: AsyncSession,
+    session: DbSession,
     services: Services,
     app: ClientApp,
     phone: object,
@@ -171,7 +171,7 @@ def _order_uuid(order_id: object) -> str:
         raise order_not_found() from None
 
 
-async def _load(session: AsyncSession, *, app: ClientApp, order_id: object) -> tuple[CallupOrder, VerificationCode]:
+async def _load(session: DbSession, *, app: ClientApp, order_id: object) -> tuple[CallupOrder, VerificationCode]:
     statement = (
         select(CallupOrder, VerificationCode)
         .join(
@@ -190,16 +190,14 @@ async def _load(session: AsyncSession, *, app: ClientApp, order_id: object) -> t
     return found[0], found[1]
 
 
-async def get_verification(
-    *, session: AsyncSession, services: Services, app: ClientApp, order_id: object
-) -> Verification:
+async def get_verification(*, session: DbSession, services: Services, app: ClientApp, order_id: object) -> Verification:
     """The app's own order; NOT_FOUND for an unknown, malformed or another app's id."""
     order, code = await _load(session, app=app, order_id=order_id)
     return _view(services, order, code, now=utcnow())
 
 
 async def check_verification(
-    *, session: AsyncSession, services: Services, app: ClientApp, order_id: object, code: object
+    *, session: DbSession, services: Services, app: ClientApp, order_id: object, code: object
 ) -> Verification:
     """Check `code` against the app's order; on success the order is VERIFIED, once.
 

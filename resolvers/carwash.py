@@ -23,9 +23,9 @@ import orjson
 from cryptography.fernet import InvalidToken
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import utcnow
+from core.db import DbSession
 from core.phones import mask_phone
 from core.security import hash_token
 from core.services import Services
@@ -202,7 +202,7 @@ def read_pay_token(services: Services, pay_token: object) -> PayClaims:
 # --- the user's side -------------------------------------------------------
 
 
-async def masked_phone(*, session: AsyncSession, viewer: Viewer) -> MaskedPhone:
+async def masked_phone(*, session: DbSession, viewer: Viewer) -> MaskedPhone:
     """The viewer's verified phone, masked (`+7 999 ***-**-33`), and its id."""
     phone = await users.current_phone(session, user=viewer.user)
     if phone is None or phone.id is None or viewer.user.phone_verified_at is None:
@@ -212,7 +212,7 @@ async def masked_phone(*, session: AsyncSession, viewer: Viewer) -> MaskedPhone:
 
 async def create_order(
     *,
-    session: AsyncSession,
+    session: DbSession,
     services: Services,
     viewer: Viewer,
     phone_id: object,
@@ -287,7 +287,7 @@ async def create_order(
     return CreatedOrder(order=order, pay_token=pay_token)
 
 
-async def active_order(*, session: AsyncSession, user_id: int) -> CarwashOrder | None:
+async def active_order(*, session: DbSession, user_id: int) -> CarwashOrder | None:
     """The user's PAID or ACTIVE order, if any."""
     statement = select(CarwashOrder).where(
         col(CarwashOrder.user_id) == user_id,
@@ -296,7 +296,7 @@ async def active_order(*, session: AsyncSession, user_id: int) -> CarwashOrder |
     return (await session.exec(statement)).first()
 
 
-async def order_of_user(*, session: AsyncSession, user_id: int, order_id: object) -> CarwashOrder:
+async def order_of_user(*, session: DbSession, user_id: int, order_id: object) -> CarwashOrder:
     """The user's own order; NOT_FOUND for an unknown or another user's one."""
     key = parse_id(order_id, "id")
     order = await session.get(CarwashOrder, key) if key is not None else None
@@ -323,7 +323,7 @@ def _after_id(after: str | None) -> int | None:
 
 
 async def order_history(
-    *, session: AsyncSession, user_id: int, first: int, after: str | None, max_page_size: int
+    *, session: DbSession, user_id: int, first: int, after: str | None, max_page_size: int
 ) -> OrderPage:
     """The user's orders, newest first, `first` (at most `max_page_size`) after the cursor `after`."""
     if not 0 <= first <= max_page_size:
@@ -336,11 +336,11 @@ async def order_history(
     return OrderPage(orders=rows[:first], has_next_page=len(rows) > first)
 
 
-async def carwashes(*, session: AsyncSession) -> list[Carwash]:
+async def carwashes(*, session: DbSession) -> list[Carwash]:
     return list((await session.exec(select(Carwash).order_by(col(Carwash.id)))).all())
 
 
-async def carwashes_by_id(*, session: AsyncSession, ids: Iterable[int]) -> dict[int, Carwash]:
+async def carwashes_by_id(*, session: DbSession, ids: Iterable[int]) -> dict[int, Carwash]:
     wanted = set(ids)
     if not wanted:
         return {}
@@ -352,7 +352,7 @@ async def carwashes_by_id(*, session: AsyncSession, ids: Iterable[int]) -> dict[
 
 
 async def _transition(
-    session: AsyncSession, *, order_id: int, where: list[object], values: dict[str, object]
+    session: DbSession, *, order_id: int, where: list[object], values: dict[str, object]
 ) -> CarwashOrder | None:
     statement = (
         update(CarwashOrder)
@@ -363,13 +363,13 @@ async def _transition(
     return (await session.exec(statement)).scalars().first()  # type: ignore[call-overload, no-any-return]
 
 
-async def _current(session: AsyncSession, order_id: int) -> CarwashOrder | None:
+async def _current(session: DbSession, order_id: int) -> CarwashOrder | None:
     statement = select(CarwashOrder).where(col(CarwashOrder.id) == order_id).execution_options(populate_existing=True)
     return (await session.exec(statement)).first()
 
 
 async def confirm_payment(
-    *, session: AsyncSession, services: Services, caller: ServiceToken, pay_token: object
+    *, session: DbSession, services: Services, caller: ServiceToken, pay_token: object
 ) -> CarwashOrder:
     """Record the payment of the order `pay_token` was issued for: CREATED -> PAID once.
 
@@ -407,7 +407,7 @@ async def confirm_payment(
 
 
 async def activate_order(
-    *, session: AsyncSession, services: Services, caller: ServiceToken, order_id: object, code: object = None
+    *, session: DbSession, services: Services, caller: ServiceToken, order_id: object, code: object = None
 ) -> CarwashOrder:
     """Issue the wash code of a PAID order: PAID -> ACTIVE; the code is generated when omitted.
 
@@ -438,9 +438,7 @@ async def activate_order(
     raise invalid_order_status()
 
 
-async def mark_used(
-    *, session: AsyncSession, services: Services, caller: ServiceToken, order_id: object
-) -> CarwashOrder:
+async def mark_used(*, session: DbSession, services: Services, caller: ServiceToken, order_id: object) -> CarwashOrder:
     """The carwash annulled the code: ACTIVE -> USED; a USED order again is returned unchanged."""
     key = parse_id(order_id, "order_id")
     if key is None:
@@ -469,7 +467,7 @@ async def mark_used(
 
 
 async def add_carwash(
-    *, session: AsyncSession, carwash_id: int, name: str, address: str | None = None, price: int = 0
+    *, session: DbSession, carwash_id: int, name: str, address: str | None = None, price: int = 0
 ) -> Carwash:
     """Add a carwash with the operator's id; VALIDATION_FAILED when the id is taken. Commits."""
     if not 0 < carwash_id <= MAX_ID:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlmodel import col, select, update
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import utcnow
+from core.db import DbSession
 from core.security import (
     hash_password,
     hash_token,
@@ -90,7 +90,7 @@ def _valid_password(value: object, field: str) -> str:
     return password
 
 
-async def _client_app(session: AsyncSession, *, services: Services, app_id: object, app_secret: object) -> ClientApp:
+async def _client_app(session: DbSession, *, services: Services, app_id: object, app_secret: object) -> ClientApp:
     """The unblocked app named by `app_id` (and proven by `app_secret` when one is sent)."""
     app_id = _string(app_id, "app_id")
     if app_secret is not None:
@@ -105,7 +105,7 @@ async def _client_app(session: AsyncSession, *, services: Services, app_id: obje
 
 async def create_token(
     *,
-    session: AsyncSession,
+    session: DbSession,
     services: Services,
     app_id: object,
     email: object = None,
@@ -133,7 +133,7 @@ async def create_token(
 
 
 async def _token_by_password(
-    session: AsyncSession, *, services: Services, app: ClientApp, email: str, password: str
+    session: DbSession, *, services: Services, app: ClientApp, email: str, password: str
 ) -> IssuedToken:
     user = (await session.exec(select(User).where(User.email == email))).first()
     stored_hash = user.password_hash if user is not None else None
@@ -154,7 +154,7 @@ async def _token_by_password(
     return IssuedToken(tokens=tokens, activation_needed=False, user=user, driver=driver)
 
 
-async def _account_for_phone(session: AsyncSession, *, phone: str) -> User:
+async def _account_for_phone(session: DbSession, *, phone: str) -> User:
     """The account of `phone`, or a new inactive one (it becomes active on activation)."""
     user = await users.user_by_phone(session, phone=phone)
     if user is not None:
@@ -172,7 +172,7 @@ async def _account_for_phone(session: AsyncSession, *, phone: str) -> User:
 
 
 async def _token_by_phone(
-    session: AsyncSession, *, services: Services, app: ClientApp, phone: str, locale: str, client_ip: str | None
+    session: DbSession, *, services: Services, app: ClientApp, phone: str, locale: str, client_ip: str | None
 ) -> IssuedToken:
     user = await _account_for_phone(session, phone=phone)
     now = utcnow()
@@ -210,7 +210,7 @@ async def _token_by_phone(
 
 
 async def activate_token(
-    *, session: AsyncSession, services: Services, token: object, pin: object, rotate: bool = False
+    *, session: DbSession, services: Services, token: object, pin: object, rotate: bool = False
 ) -> ActivatedToken:
     """Activate the phone token `token` (its access token) with the PIN sent to the phone.
 
@@ -260,7 +260,7 @@ async def activate_token(
     return ActivatedToken(user=user, tokens=tokens)
 
 
-async def _rotate_pair(session: AsyncSession, *, services: Services, user_id: int, session_id: str) -> TokenPair:
+async def _rotate_pair(session: DbSession, *, services: Services, user_id: int, session_id: str) -> TokenPair:
     """Use up the session's refresh tokens and mint a new pair (caller commits)."""
     now = utcnow()
     await session.exec(
@@ -282,7 +282,7 @@ async def _rotate_pair(session: AsyncSession, *, services: Services, user_id: in
 
 
 async def request_pin_call(
-    *, session: AsyncSession, services: Services, phone: object, locale: str, client_ip: str | None
+    *, session: DbSession, services: Services, phone: object, locale: str, client_ip: str | None
 ) -> str:
     """Have a robot call dictate a fresh PIN for the phone's pending token (replacing
     the pending PIN); NOT_FOUND when no token awaits activation for that phone."""
@@ -320,7 +320,7 @@ async def request_pin_call(
 
 
 async def refresh_app_tokens(
-    *, session: AsyncSession, services: Services, app_id: object, app_secret: object, refresh_token: object
+    *, session: DbSession, services: Services, app_id: object, app_secret: object, refresh_token: object
 ) -> TokenPair:
     """Rotate a refresh token issued for an app, proven by the app's id and secret."""
     app_id = _string(app_id, "app_id")
@@ -334,7 +334,7 @@ async def refresh_app_tokens(
 
 
 async def set_password(
-    *, session: AsyncSession, services: Services, viewer: Viewer, current_password: object, new_password: object
+    *, session: DbSession, services: Services, viewer: Viewer, current_password: object, new_password: object
 ) -> User:
     """Set (no password yet) or change (the current one must be given) the viewer's password.
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
+from core.db import DbSession
 from core.services import Services
 from models import Card, Phone, User
 from resolvers import codes, users
@@ -28,10 +27,10 @@ class SignedIn:
     cards: list[Card]
 
 
-async def _signed_in(session: AsyncSession, *, services: Services, user: User) -> SignedIn:
-    """Open a session for `user` and commit, returning what the APIs show of it."""
+async def _signed_in(session: DbSession, *, services: Services, user: User, phone: Phone | None) -> SignedIn:
+    """Open a session for `user` (whose current Phone row is `phone`) and commit,
+    returning what the APIs show of it."""
     tokens, _ = await start_session(session, services=services, user_id=user.id or 0)
-    phone = await users.current_phone(session, user=user)
     cards = await users.cards_of(session, user_id=user.id or 0)
     await session.commit()
     return SignedIn(user=user, tokens=tokens, phone=phone, cards=cards)
@@ -44,7 +43,7 @@ class NeedsRegistration:
 
 async def send_otp(
     *,
-    session: AsyncSession,
+    session: DbSession,
     services: Services,
     phone: object,
     channel: str = "sms",
@@ -73,25 +72,24 @@ def _check_inputs(services: Services, phone: object, otp: object) -> tuple[str, 
     return number, code
 
 
-async def login(
-    *, session: AsyncSession, services: Services, phone: object, otp: object
-) -> SignedIn | NeedsRegistration:
+async def login(*, session: DbSession, services: Services, phone: object, otp: object) -> SignedIn | NeedsRegistration:
     """Sign in with a right code; with no (active) account, ask to register and leave the code usable."""
     number, code = _check_inputs(services, phone, otp)
     row = await codes.check_code(
         session=session, services=services, phone=number, purpose=PURPOSE, code=code, consume=False
     )
-    user = await users.user_by_phone(session, phone=number)
-    if user is None or not user.is_active:
+    account = await users.account_by_phone(session, phone=number)
+    if account is None or not account[0].is_active:
         await session.commit()
         return NeedsRegistration(phone=number)
     await codes.consume_code(session, row=row)
-    return await _signed_in(session, services=services, user=user)
+    user, phone_row = account
+    return await _signed_in(session, services=services, user=user, phone=phone_row)
 
 
 async def register(
     *,
-    session: AsyncSession,
+    session: DbSession,
     services: Services,
     phone: object,
     otp: object,
@@ -129,12 +127,11 @@ async def register(
             terms_accepted=True,
             promo_terms_accepted=promo_terms_accepted,
         )
-    return await _signed_in(session, services=services, user=user)
+    phone = await users.current_phone(session, user=user)
+    return await _signed_in(session, services=services, user=user, phone=phone)
 
 
-async def change_phone(
-    *, session: AsyncSession, services: Services, viewer: Viewer, phone: object, otp: object
-) -> User:
+async def change_phone(*, session: DbSession, services: Services, viewer: Viewer, phone: object, otp: object) -> User:
     """Make `phone`, proven by a code sent to it with send_otp, the account's phone."""
     number, code = _check_inputs(services, phone, otp)
     await codes.check_code(session=session, services=services, phone=number, purpose=PURPOSE, code=code, consume=True)

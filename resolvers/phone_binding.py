@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select, update
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import as_aware, utcnow
+from core.db import DbSession
 from core.services import Services
 from models import Phone, User
 from resolvers import codes, limits, users
@@ -55,7 +55,7 @@ def other_active_request(retry_at: datetime) -> RateLimited:
     )
 
 
-async def _fresh_user(session: AsyncSession, viewer: Viewer) -> User:
+async def _fresh_user(session: DbSession, viewer: Viewer) -> User:
     statement = select(User).where(User.id == viewer.user.id).execution_options(populate_existing=True)
     user = (await session.exec(statement)).first()
     if user is None:
@@ -63,7 +63,7 @@ async def _fresh_user(session: AsyncSession, viewer: Viewer) -> User:
     return user
 
 
-async def _bound_phone(session: AsyncSession, *, user_id: int) -> Phone | None:
+async def _bound_phone(session: DbSession, *, user_id: int) -> Phone | None:
     statement = (
         select(Phone)
         .where(Phone.user_id == user_id, col(Phone.bound_at).is_not(None))
@@ -74,7 +74,7 @@ async def _bound_phone(session: AsyncSession, *, user_id: int) -> Phone | None:
     return (await session.exec(statement)).first()
 
 
-async def _bind_row(session: AsyncSession, *, row: Phone, now: datetime) -> datetime | None:
+async def _bind_row(session: DbSession, *, row: Phone, now: datetime) -> datetime | None:
     """Mark `row` bound unless it or another phone of the account already is."""
     other = aliased(Phone)
     already_bound = exists().where(other.user_id == row.user_id, col(other.bound_at).is_not(None))
@@ -89,7 +89,7 @@ async def _bind_row(session: AsyncSession, *, row: Phone, now: datetime) -> date
     return bound[0] if bound is not None else None
 
 
-async def _settle_lost_race(session: AsyncSession, *, user: User) -> Phone:
+async def _settle_lost_race(session: DbSession, *, user: User) -> Phone:
     """Another request bound a phone first: the passport phone's row if that is it."""
     bound = await _bound_phone(session, user_id=user.id or 0)
     if bound is None or bound.number != user.phone:
@@ -104,7 +104,7 @@ def _recent(user: User, *, services: Services, now: datetime) -> bool:
     return now - as_aware(verified_at) < timedelta(seconds=services.settings.phone_recent_seconds)
 
 
-async def _pending_answer(session: AsyncSession, *, phone: str, subject: str, now: datetime) -> BindingStarted | None:
+async def _pending_answer(session: DbSession, *, phone: str, subject: str, now: datetime) -> BindingStarted | None:
     """While the resend interval runs: 208 for a usable code, else OTHER_ACTIVE_REQUEST.
 
     None when a new code may be sent.
@@ -122,7 +122,7 @@ async def _pending_answer(session: AsyncSession, *, phone: str, subject: str, no
 
 async def bind_phone(
     *,
-    session: AsyncSession,
+    session: DbSession,
     services: Services,
     viewer: Viewer,
     locale: str,
@@ -179,7 +179,7 @@ async def bind_phone(
     return BindingStarted(confirmation_required=True, next_code_available_at=issued.next_code_available_at)
 
 
-async def confirm_binding(*, session: AsyncSession, services: Services, viewer: Viewer, code: object) -> Phone:
+async def confirm_binding(*, session: DbSession, services: Services, viewer: Viewer, code: object) -> Phone:
     """Bind the passport phone with the code sent by `bind_phone`; returns its row.
 
     A wrong code costs an attempt (INVALID_OTP); spent attempts are ATTEMPTS_EXHAUSTED,
@@ -224,7 +224,7 @@ async def confirm_binding(*, session: AsyncSession, services: Services, viewer: 
     return current
 
 
-async def unbind_phone(*, session: AsyncSession, services: Services, viewer: Viewer) -> Phone:
+async def unbind_phone(*, session: DbSession, services: Services, viewer: Viewer) -> Phone:
     """Unbind the viewer's bound phone (whatever its number); NO_BOUND_PHONE when none is."""
     user_id = viewer.user.id or 0
     unbound = (

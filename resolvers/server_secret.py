@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from core.db import insert_for
+from core.db import DbSession, insert_for
 from core.security import new_secret_key
 from models import ServerSecret
 
 SECRET_KEY_NAME = "secret_key"
 
 
-async def load_or_create_secret_key(session: AsyncSession) -> str:
+async def load_or_create_secret_key(session: DbSession) -> str:
     """Insert-if-absent, then read: workers starting together agree on one key."""
     insert = insert_for(session)
     await session.exec(

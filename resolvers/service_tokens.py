@@ -6,9 +6,9 @@ import secrets
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.clock import utcnow
+from core.db import DbSession
 from core.security import hash_token
 from core.services import Services
 from models import ServiceToken
@@ -23,7 +23,7 @@ def new_service_token() -> str:
 
 
 async def create_service_token(
-    *, session: AsyncSession, services: Services, name: str, token: str | None = None
+    *, session: DbSession, services: Services, name: str, token: str | None = None
 ) -> tuple[ServiceToken, str]:
     """Store a new service token (hashed); the token itself is returned once. Commits.
 
@@ -45,7 +45,7 @@ async def create_service_token(
     return row, secret
 
 
-async def revoke_service_token(*, session: AsyncSession, token_id: int) -> bool:
+async def revoke_service_token(*, session: DbSession, token_id: int) -> bool:
     """Revoke a token at once; False when there is no such unrevoked token. Commits."""
     result = await session.exec(
         update(ServiceToken)
@@ -56,7 +56,7 @@ async def revoke_service_token(*, session: AsyncSession, token_id: int) -> bool:
     return bool(result.rowcount)
 
 
-async def authenticate_service(*, session: AsyncSession, services: Services, token: str | None) -> ServiceToken:
+async def authenticate_service(*, session: DbSession, services: Services, token: str | None) -> ServiceToken:
     """The unrevoked service token `token` is, else UNAUTHENTICATED (a user's JWT is not one)."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise unauthenticated("A valid service token is required")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam
+from sqlalchemy import and_, bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
 
@@ -29,10 +29,23 @@ _CURRENT_PHONE = (
     .limit(1)
 )
 _CARDS_OF = select(Card).where(col(Card.user_id) == bindparam("owner")).order_by(col(Card.id))
+_ACCOUNT_BY_PHONE = (
+    select(User, Phone)
+    .outerjoin(Phone, and_(col(Phone.user_id) == col(User.id), col(Phone.number) == col(User.phone)))
+    .where(col(User.phone) == bindparam("number"))
+    .order_by(col(Phone.id).desc())
+    .limit(1)
+)
 
 
 async def user_by_phone(session: DbSession, *, phone: str) -> User | None:
     return (await session.exec(_USER_BY_PHONE, params={"number": phone})).first()
+
+
+async def account_by_phone(session: DbSession, *, phone: str) -> tuple[User, Phone | None] | None:
+    """The account whose verified phone is `phone`, with that phone's row (one statement)."""
+    found = (await session.exec(_ACCOUNT_BY_PHONE, params={"number": phone})).first()
+    return None if found is None else (found[0], found[1])
 
 
 async def current_phone(session: DbSession, *, user: User) -> Phone | None:

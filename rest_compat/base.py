@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from core.db import Database
+from core.db import Database, DbSession
 from core.net import bearer_token, client_ip, request_locale
 from core.services import Services
 from resolvers import sessions
@@ -72,7 +71,7 @@ async def json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-async def viewer_of(conn: HTTPConnection, session: AsyncSession) -> Viewer:
+async def viewer_of(conn: HTTPConnection, session: DbSession) -> Viewer:
     """The user of `Authorization: OAuth <token>` (or Bearer); UNAUTHENTICATED otherwise."""
     token = bearer_token(conn.headers.get("authorization"))
     if token is None:

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from sqlmodel.ext.asyncio.session import AsyncSession
 from strawberry.relay import PageInfo
 from strawberry.types import Info
 
+from core.db import DbSession
 from core.net import bearer_token
 from models import Carwash as CarwashRow
 from models import CarwashOrder as CarwashOrderRow
@@ -140,7 +140,7 @@ class MarkCarwashOrderUsedInput:
 # --- loading ---------------------------------------------------------------
 
 
-async def _orders_with_carwashes(session: AsyncSession, rows: list[CarwashOrderRow]) -> list[CarwashOrder]:
+async def _orders_with_carwashes(session: DbSession, rows: list[CarwashOrderRow]) -> list[CarwashOrder]:
     found = await carwash.carwashes_by_id(session=session, ids=(row.carwash_id for row in rows))
     return [CarwashOrder.from_model(row, found[row.carwash_id]) for row in rows]
 
