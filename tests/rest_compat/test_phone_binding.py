@@ -298,11 +298,12 @@ async def test_malformed_codes_are_400_and_cost_no_attempt(client, deliveries, f
     assert row.attempts == 0
 
 
+@pytest.mark.settings(otp_resend_seconds=0, sms_daily_quota=50)
 async def test_code_as_a_number_is_accepted(client, deliveries, old_token):
-    await client.post(BIND, headers=oauth(old_token))
-    code = bind_messages(deliveries)[-1].code
-    if code.startswith("0"):
-        pytest.skip("a number cannot carry a leading zero")
+    code = "0"
+    while code.startswith("0"):  # a JSON number cannot carry a leading zero: ask for another code
+        await client.post(BIND, headers=oauth(old_token))
+        code = bind_messages(deliveries)[-1].code
     response = await client.post(CONFIRM, headers=oauth(old_token), json={"code": int(code)})
     assert response.status_code == 200
 
