@@ -18,15 +18,23 @@ class PhoneError(ValueError):
         self.reason = reason
 
 
-def parse_phone(raw: object, *, allowed: Collection[str] | None) -> phonenumbers.PhoneNumber:
-    """Parse `raw` (E.164, `7916...` 11 digits, `8 916 ...`) into a valid number.
+def normalize_phone(raw: object, *, allowed: Collection[str] | None) -> str:
+    """E.164 form of `raw` (E.164, `7916...` 11 digits, `8 916 ...`), e.g. `+79161234567`.
 
     Numbers without a `+` are read as Russian, as every legacy client sends them.
     `allowed` is the set of ISO regions whose numbers may be used (None: any).
     """
     if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_PHONE_INPUT:
         raise PhoneError("invalid")
-    text = raw.strip()
+    e164, region = _parse(raw.strip())
+    if allowed is not None and region not in allowed:
+        raise PhoneError("country")
+    return e164
+
+
+@lru_cache(maxsize=4096)  # every send and sign-in parses a phone; only valid numbers are kept
+def _parse(text: str) -> tuple[str, str]:
+    """(E.164, ISO region) of a valid number; PhoneError otherwise."""
     digits = "".join(ch for ch in text if ch.isdigit())
     if not text.startswith("+") and len(digits) == 11 and digits[0] == "7":
         text = "+" + digits
@@ -36,17 +44,8 @@ def parse_phone(raw: object, *, allowed: Collection[str] | None) -> phonenumbers
         raise PhoneError("invalid") from exc
     if not phonenumbers.is_valid_number(number):
         raise PhoneError("invalid")
-    if allowed is not None:
-        region = phonenumbers.region_code_for_number(number)
-        if region not in allowed:
-            raise PhoneError("country")
-    return number
-
-
-def normalize_phone(raw: object, *, allowed: Collection[str] | None) -> str:
-    """E.164 form of `raw`, e.g. `+79161234567`."""
-    number = parse_phone(raw, allowed=allowed)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    region = phonenumbers.region_code_for_number(number) or ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), region
 
 
 def digits_of(e164: str) -> str:
