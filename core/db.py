@@ -22,7 +22,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
-from sqlalchemy.util import await_
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,57 +30,41 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 SQLITE_BUSY_STEP_MS = 20
 SQLITE_LOCK_WAIT_SECONDS = 30.0
 SQLITE_TURN_WAIT_SECONDS = 60.0  # a request's wait for this process's connection
-SQLITE_PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", f"busy_timeout={SQLITE_BUSY_STEP_MS}", "synchronous=NORMAL")
+SQLITE_PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL")
 
 T = TypeVar("T")
 
 
 def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
-    """An async engine for `url` (migrations, tools, and the server on PostgreSQL).
+    """An async engine for `url`: the server's on PostgreSQL; migrations and tools on either.
 
-    On SQLite: WAL, foreign keys and `BEGIN IMMEDIATE`, so that transactions queue for
-    the write lock instead of failing on lock upgrade; the lock is waited for
-    asynchronously.
+    On SQLite (aiosqlite runs each call in its own thread, so waiting blocks no loop):
+    WAL, foreign keys and `BEGIN IMMEDIATE`, with another process's lock waited for
+    up to SQLITE_LOCK_WAIT_SECONDS (two `washgate migrate` or `demo` started together
+    queue instead of failing).
     """
     if url.startswith("sqlite"):
-        options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_STEP_MS / 1000}}
+        options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_LOCK_WAIT_SECONDS}}
         if pool:
             options.update(pool_size=1, max_overflow=0, pool_timeout=60)
         else:
             options["poolclass"] = NullPool
         engine = create_async_engine(url, **options)
-        _configure_sqlite(engine.sync_engine)
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _on_begin(conn: Any) -> None:
-            deadline = time.monotonic() + SQLITE_LOCK_WAIT_SECONDS
-            while not _try_begin(conn, deadline):
-                await_(asyncio.sleep(SQLITE_BUSY_STEP_MS / 1000))
-
+        _configure_sqlite(engine.sync_engine, busy_timeout_ms=int(SQLITE_LOCK_WAIT_SECONDS * 1000))
+        event.listen(engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     options = {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True} if pool else {"poolclass": NullPool}
     return create_async_engine(url, **options)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event emits BEGIN
         cursor = dbapi_connection.cursor()
-        for pragma in SQLITE_PRAGMAS:
+        for pragma in (f"busy_timeout={busy_timeout_ms}", *SQLITE_PRAGMAS):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
-
-
-def _try_begin(conn: Any, deadline: float) -> bool:
-    """BEGIN IMMEDIATE; False while another process holds the write lock (until `deadline`)."""
-    try:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-        return True
-    except OperationalError as exc:
-        if "locked" not in str(exc) or time.monotonic() > deadline:
-            raise
-        return False
 
 
 class InlineSession:
@@ -224,7 +207,7 @@ class Database:
                 pool_reset_on_return=None,  # a session ends its transaction before handing it back
                 connect_args={"timeout": SQLITE_BUSY_STEP_MS / 1000, "check_same_thread": False},
             )
-            _configure_sqlite(self.sync_engine)
+            _configure_sqlite(self.sync_engine, busy_timeout_ms=SQLITE_BUSY_STEP_MS)
             event.listen(self.sync_engine, "begin", self._on_sqlite_begin)
             self._sqlite_connection: Connection | None = None
         else:

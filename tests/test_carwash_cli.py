@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import uuid
 from argparse import Namespace
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,6 +45,46 @@ def test_demo_prints_the_same_seed_on_every_run(sqlite_url):
     assert set(seeded["service_token"]) == {"id", "token"} and seeded["service_token"]["id"].isdigit()
     assert seeded["carwash"] == {"id": "12345"}
     assert seeded["user"]["phone"] == "+79990000000" and seeded["user"]["id"].isdigit()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_database_url(request, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+        return
+    admin_url = os.environ.get("WASHGATE_TEST_POSTGRES_URL")
+    if not admin_url:
+        pytest.skip("needs PostgreSQL")
+    import asyncpg
+
+    name = f"washgate_demo_{uuid.uuid4().hex[:10]}"
+
+    async def sql(statement: str) -> None:
+        conn = await asyncpg.connect(admin_url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(sql(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rpartition("/")[0] + "/" + name
+    finally:
+        asyncio.run(sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_demo_runs_started_together_on_a_new_database_all_succeed(new_database_url):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WASHGATE_")}
+    env.update(WASHGATE_DATABASE_URL=new_database_url, WASHGATE_LOG_LEVEL="warning")
+    runs = [
+        subprocess.Popen(
+            [*WASHGATE, "demo", "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
+    outputs = [process.communicate(timeout=120) for process in runs]
+    assert [process.returncode for process in runs] == [0, 0, 0], [err for _, err in outputs]
+    assert len({out for out, _ in outputs}) == 1  # the same seed, created once
 
 
 async def test_service_tokens_and_carwashes_actions(app, fetch):

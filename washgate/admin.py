@@ -7,6 +7,8 @@ import hashlib
 import uuid
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from core.db import Database
 from core.i18n import translate
 from core.phones import PhoneError, normalize_phone
@@ -107,7 +109,20 @@ def demo_secret(services: Services, label: str, size: int = 16) -> bytes:
 
 
 async def demo(db: Database, services: Services, args: argparse.Namespace | None = None) -> dict[str, Any]:
-    """Seed (idempotently) a demo app, service token, carwash and user; secrets derive from the key."""
+    """Seed (idempotently) a demo app, service token, carwash and user; secrets derive from the key.
+
+    Runs started together may create the same row in between a check and an insert:
+    the loser's insert fails on the table's uniqueness and it looks again.
+    """
+    for _ in range(2):
+        try:
+            return await _seed_demo(db, services)
+        except (DomainError, IntegrityError):
+            continue
+    return await _seed_demo(db, services)
+
+
+async def _seed_demo(db: Database, services: Services) -> dict[str, Any]:
     creds = AppCredentials(
         app_id=demo_secret(services, "app_id", 12).hex(),
         app_secret=demo_secret(services, "app_secret", 24).hex(),
@@ -122,6 +137,7 @@ async def demo(db: Database, services: Services, args: argparse.Namespace | None
             name="Demo service (payments, carwash network)",
             token=service_tokens.TOKEN_PREFIX + demo_secret(services, "service_token", 24).hex(),
         )
+        service_token_id = str(service_token.id)  # read now: a rollback below expires the row
         if await session.get(Carwash, DEMO_CARWASH_ID) is None:
             try:
                 await carwash.add_carwash(
@@ -133,11 +149,12 @@ async def demo(db: Database, services: Services, args: argparse.Namespace | None
         if user is None:
             user = await users.create_user(session, phone=DEMO_PHONE, name="Demo user")
             await session.commit()
+        user_id = str(user.id)
     return {
         "app": {"app_id": creds.app_id, "app_secret": creds.app_secret, "app_token": creds.app_token},
-        "service_token": {"id": str(service_token.id), "token": token},
+        "service_token": {"id": service_token_id, "token": token},
         "carwash": {"id": str(DEMO_CARWASH_ID)},
-        "user": {"id": str(user.id), "phone": DEMO_PHONE},
+        "user": {"id": user_id, "phone": DEMO_PHONE},
     }
 
 
