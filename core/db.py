@@ -70,11 +70,10 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
 class InlineSession:
     """AsyncSession's interface over a synchronous Session, for SQLite on the event loop.
 
-    The process has one SQLite connection; a session takes its turn for it (an
+    The process keeps one SQLite connection open; a session takes its turn on it (an
     asyncio lock, in arrival order) when its transaction begins and gives it back when
-    the transaction ends (commit, rollback or close), exactly when SQLAlchemy hands a
-    pooled connection back. Nothing else may use the connection: the engine's "begin"
-    hook refuses a transaction begun outside a turn.
+    the transaction ends (commit, rollback or close). Nothing else may use the
+    connection: the engine's "begin" hook refuses a transaction begun outside a turn.
     """
 
     def __init__(self, db: Database) -> None:
@@ -82,10 +81,6 @@ class InlineSession:
         self._sync = Session(db.sqlite_connection(), expire_on_commit=False)
         self._turn = False
         self._connection: Connection | None = None
-
-    @property
-    def sync_session(self) -> Session:
-        return self._sync
 
     async def _begin(self) -> None:
         if self._turn:
@@ -125,10 +120,6 @@ class InlineSession:
     async def exec(self, statement: Any, **kwargs: Any) -> Any:
         await self._begin()
         return self._sync.exec(statement, **kwargs)
-
-    async def execute(self, statement: Any, params: Any = None, **kwargs: Any) -> Any:
-        await self._begin()
-        return self._sync.execute(statement, params, **kwargs)
 
     async def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
         await self._begin()
@@ -203,8 +194,7 @@ class Database:
                 make_url(url).set(drivername="sqlite"),
                 pool_size=1,
                 max_overflow=0,
-                pool_timeout=1,  # only reached by a bug: turns keep the connection free
-                pool_reset_on_return=None,  # a session ends its transaction before handing it back
+                pool_timeout=1,  # the one connection stays checked out (sqlite_connection)
                 connect_args={"timeout": SQLITE_BUSY_STEP_MS / 1000, "check_same_thread": False},
             )
             _configure_sqlite(self.sync_engine, busy_timeout_ms=SQLITE_BUSY_STEP_MS)

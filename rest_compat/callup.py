@@ -55,10 +55,6 @@ REQUEST_ERRORS = {
 }
 
 
-def _locale(request: Request) -> str:
-    return API.locale(request)
-
-
 def _failure(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     return json_response({"data": None, "errors": [{"message": message}]}, status, headers)
 
@@ -69,13 +65,13 @@ def _success(data: Any) -> Response:
 
 def render_domain_error(request: Request, exc: DomainError) -> Response:
     status = STATUSES.get(exc.code, 400)
-    message = translate(exc.message, _locale(request), **exc.params)
+    message = translate(exc.message, API.locale(request), **exc.params)
     return _failure(status, message, retry_after_header(exc, time.time()) if status == 429 else None)
 
 
 def render_request_error(request: Request, status: int) -> Response:
     message = REQUEST_ERRORS.get(status, REQUEST_ERRORS[INTERNAL_ERROR])
-    return _failure(status, translate(message, _locale(request)))
+    return _failure(status, translate(message, API.locale(request)))
 
 
 async def _app(request: Request, session: Any) -> ClientApp:
@@ -114,7 +110,7 @@ async def create_order(request: Request) -> Response:
             phone=_phone(body.get("phone")),
             code=body.get("code"),
             reveal=_wants_code(request),
-            locale=_locale(request),
+            locale=API.locale(request),
             client_ip=ip_of(request),
         )
     code: dict[str, Any] = {"len": verification.code_length}

@@ -55,23 +55,19 @@ STATUS_NAMES = {OrderStatus.PAID: "Paid", OrderStatus.ACTIVE: "Active"}
 MISSING_OR_INVALID = "The field {name} is missing or invalid"
 
 
-def _locale(request: Request) -> str:
-    return API.locale(request)
-
-
 def _error(code: ErrorCode, message: str, status: int, headers: dict[str, str] | None = None) -> Response:
     return json_response({"code": code.name, "message": message}, status, headers)
 
 
 def render_domain_error(request: Request, exc: DomainError) -> Response:
     status = STATUSES.get(exc.code, UNLISTED_STATUS)
-    message = translate(exc.message, _locale(request), **exc.params)
+    message = translate(exc.message, API.locale(request), **exc.params)
     return _error(exc.code, message, status, retry_after_header(exc, time.time()))
 
 
 def render_request_error(request: Request, status: int) -> Response:
     code, message = REQUEST_ERRORS.get(status, REQUEST_ERRORS[INTERNAL_ERROR])
-    return _error(code, translate(message, _locale(request)), status if status in REQUEST_ERRORS else 500)
+    return _error(code, translate(message, API.locale(request)), status if status in REQUEST_ERRORS else 500)
 
 
 # --- parsing ---------------------------------------------------------------

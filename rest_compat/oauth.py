@@ -62,16 +62,12 @@ REQUEST_ERRORS: dict[int, tuple[str, str]] = {
 }
 
 
-def _locale(request: Request) -> str:
-    return API.locale(request)
-
-
 def _errors(key: str, message: str, status: int, headers: dict[str, str] | None = None) -> Response:
     return json_response({"errors": {key: [message]}}, status, headers)
 
 
 def render_domain_error(request: Request, exc: DomainError) -> Response:
-    locale = _locale(request)
+    locale = API.locale(request)
     if exc.code is ErrorCode.VALIDATION_FAILED or exc.code not in ERRORS:
         key = exc.field or exc.code.name.lower()
         return _errors(key, translate(exc.message, locale, **exc.params), 400)
@@ -82,7 +78,7 @@ def render_domain_error(request: Request, exc: DomainError) -> Response:
 
 def render_request_error(request: Request, status: int) -> Response:
     key, message = REQUEST_ERRORS.get(status, REQUEST_ERRORS[INTERNAL_ERROR])
-    return _errors(key, translate(message, _locale(request)), status if status in REQUEST_ERRORS else 500)
+    return _errors(key, translate(message, API.locale(request)), status if status in REQUEST_ERRORS else 500)
 
 
 # --- models ------------------------------------------------------------------
@@ -142,7 +138,7 @@ async def create_token(request: Request) -> Response:
             email=body.get("email"),
             password=body.get("password"),
             phone=_phone_value(body.get("phone")),
-            locale=_locale(request),
+            locale=API.locale(request),
             client_ip=ip_of(request),
         )
     data: dict[str, Any] = {"token": token_model(issued.tokens, activation_needed=issued.activation_needed)}
@@ -184,7 +180,7 @@ async def auto_call(request: Request) -> Response:
             session=session,
             services=services_of(request),
             phone=request.path_params["phone"],
-            locale=_locale(request),
+            locale=API.locale(request),
             client_ip=ip_of(request),
         )
     return json_response({})

@@ -51,10 +51,6 @@ REQUEST_ERRORS = {
 }
 
 
-def _locale(request: Request) -> str:
-    return API.locale(request)
-
-
 def _error(
     request: Request, status: int, code: int | None, type_: str, message: str, headers: dict[str, str] | None = None
 ) -> Response:
@@ -70,7 +66,7 @@ def _error(
 
 def render_domain_error(request: Request, exc: DomainError) -> Response:
     status, code, type_ = ERRORS.get(exc.code, (400, 40, "api_client"))
-    locale = _locale(request)
+    locale = API.locale(request)
     phone = exc.params.get("phone", "")
     if exc.code in (ErrorCode.INVALID_OTP, ErrorCode.ATTEMPTS_EXHAUSTED):
         message = translate("Client {phone} invalid otp code", locale, phone=phone)
@@ -85,8 +81,8 @@ def render_domain_error(request: Request, exc: DomainError) -> Response:
 
 def render_request_error(request: Request, status: int) -> Response:
     if status == INTERNAL_ERROR:
-        return _error(request, 500, None, "server", translate("Internal server error", _locale(request)))
-    message = translate(REQUEST_ERRORS.get(status, "Not found"), _locale(request))
+        return _error(request, 500, None, "server", translate("Internal server error", API.locale(request)))
+    message = translate(REQUEST_ERRORS.get(status, "Not found"), API.locale(request))
     return _error(request, status, 40, "api_client", message)
 
 
@@ -213,7 +209,7 @@ async def send_otp(request: Request) -> Response:
             session=session,
             services=services_of(request),
             phone=body.get("phone"),
-            locale=_locale(request),
+            locale=API.locale(request),
             client_ip=ip_of(request),
         )
     return _envelope(request, {"status": "sent_success", "target": phone}, 201)
