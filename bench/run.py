@@ -610,8 +610,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--pin",
         action="store_true",
-        help="pin the servers to CPU 0 and the load generator to CPU 1 (steadier numbers; on this "
-        "VM it also hides the cost of thread hand-offs between cores, see bench/README.md)",
+        help="pin the servers to CPU 0 and the load generator to CPU 1 (steadier numbers)",
     )
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the results as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (database, server logs)")

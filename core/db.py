@@ -4,8 +4,9 @@ PostgreSQL runs through SQLAlchemy's async engine (asyncpg). SQLite, the embedde
 default, runs through a synchronous engine on the event loop (`InlineSession`): every
 statement is a few microseconds of local file I/O, while SQLAlchemy's async layer
 costs several times that per call (a greenlet switch for every execute, commit and
-close). Waiting for another process's write lock is never done on the loop: the
-transaction's `BEGIN IMMEDIATE` is retried with an async sleep.
+close). Another process's write lock is waited for in short steps: each `BEGIN
+IMMEDIATE` attempt blocks the loop for at most SQLITE_BUSY_STEP_MS, then the retry
+sleeps asynchronously.
 """
 
 from __future__ import annotations
@@ -36,20 +37,15 @@ T = TypeVar("T")
 
 
 def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
-    """An async engine for `url`: the server's on PostgreSQL; migrations and tools on either.
+    """An async engine for `url`: the server's on PostgreSQL; migrations on either.
 
-    On SQLite (aiosqlite runs each call in its own thread, so waiting blocks no loop):
+    On SQLite (no pool; aiosqlite runs each call in its own thread, so waiting blocks no loop):
     WAL, foreign keys and `BEGIN IMMEDIATE`, with another process's lock waited for
     up to SQLITE_LOCK_WAIT_SECONDS (two `washgate migrate` or `demo` started together
     queue instead of failing).
     """
     if url.startswith("sqlite"):
-        options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_LOCK_WAIT_SECONDS}}
-        if pool:
-            options.update(pool_size=1, max_overflow=0, pool_timeout=60)
-        else:
-            options["poolclass"] = NullPool
-        engine = create_async_engine(url, **options)
+        engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": SQLITE_LOCK_WAIT_SECONDS})
         _configure_sqlite(engine.sync_engine, busy_timeout_ms=int(SQLITE_LOCK_WAIT_SECONDS * 1000))
         event.listen(engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
