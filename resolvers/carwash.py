@@ -316,10 +316,10 @@ def _after_id(after: str | None) -> int | None:
         text = base64.urlsafe_b64decode(after.encode("ascii")).decode("ascii")
     except (binascii.Error, UnicodeError, ValueError):
         raise ValidationFailed("after", "The cursor is invalid") from None
-    key = text.removeprefix(_CURSOR_PREFIX)
-    if not text.startswith(_CURSOR_PREFIX) or not key.isdigit() or len(key) > 10:
+    key = parse_id(text.removeprefix(_CURSOR_PREFIX), "after") if text.startswith(_CURSOR_PREFIX) else None
+    if key is None:  # the id column's range, as for every other id
         raise ValidationFailed("after", "The cursor is invalid")
-    return int(key)
+    return key
 
 
 async def order_history(

@@ -129,7 +129,9 @@ async def create_token(
         return await _token_by_password(session, services=services, app=app, email=address, password=secret)
     number = valid_phone(phone, services.settings)
     app = await _client_app(session, services=services, app_id=app_id, app_secret=app_secret)
-    return await _token_by_phone(session, services=services, app=app, phone=number, locale=locale, client_ip=client_ip)
+    return await _token_by_phone(
+        session, services=services, app_id=app.app_id, phone=number, locale=locale, client_ip=client_ip
+    )
 
 
 async def _token_by_password(
@@ -172,8 +174,10 @@ async def _account_for_phone(session: DbSession, *, phone: str) -> User:
 
 
 async def _token_by_phone(
-    session: DbSession, *, services: Services, app: ClientApp, phone: str, locale: str, client_ip: str | None
+    session: DbSession, *, services: Services, app_id: str, phone: str, locale: str, client_ip: str | None
 ) -> IssuedToken:
+    # `app_id` is a plain string: losing the race to create the account rolls back and
+    # expires every object loaded so far (on PostgreSQL they cannot be reloaded lazily).
     user = await _account_for_phone(session, phone=phone)
     now = utcnow()
     # One pending activation per account: a newer phone token replaces the older ones.
@@ -187,7 +191,7 @@ async def _token_by_phone(
         .values(revoked_at=now)
     )
     tokens, auth_session = await sessions.start_session(
-        session, services=services, user_id=user.id or 0, app_id=app.app_id, activation_pending=True
+        session, services=services, user_id=user.id or 0, app_id=app_id, activation_pending=True
     )
     # issue_code commits all of the above with the code, or rolls it all back when a
     # limit refuses the send (no account, session or code is left behind).

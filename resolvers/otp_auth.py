@@ -139,9 +139,11 @@ async def change_phone(*, session: DbSession, services: Services, viewer: Viewer
     assert user is not None
     if user.phone != number:
         other = await users.user_by_phone(session, phone=number)
-        if other is not None:
+        if other is not None and other.is_active:
             await session.rollback()
             raise users.account_exists()
+        if other is not None:  # created by a phone token (seed 003) whose PIN nobody entered
+            await users.release_phone(session, user=other)
     await users.set_verified_phone(session, user=user, phone=number)
     await session.commit()
     return user

@@ -86,6 +86,18 @@ async def set_verified_phone(session: DbSession, *, user: User, phone: str) -> P
     return row
 
 
+async def release_phone(session: DbSession, *, user: User) -> None:
+    """Take the phone off an inactive account (its pending activation can no longer succeed).
+
+    A phone token (seed 003) creates such an account without proof of the phone; the
+    owner who proves it with a code takes the number. Caller commits.
+    """
+    user.phone = None
+    user.phone_verified_at = None
+    session.add(user)
+    await session.flush()
+
+
 async def create_user(
     session: DbSession,
     *,

@@ -55,6 +55,8 @@ def test_admin_commands_print_json(sqlite_url):
     deleted = run(sqlite_url, "users", "delete", user_id, "--json")
     assert deleted.returncode == 0 and json.loads(deleted.stdout)["id"] == user_id
     assert run(sqlite_url, "users", "delete", user_id).returncode == 1
+    huge = run(sqlite_url, "users", "delete", "99999999999999999999")
+    assert huge.returncode == 1 and "no user" in huge.stderr and "Traceback" not in huge.stderr
 
     blocked = run(sqlite_url, "apps", "block", created["app_id"], "--json")
     assert blocked.returncode == 0, blocked.stderr

@@ -66,10 +66,9 @@ async def users_create(db: Database, services: Services, args: argparse.Namespac
 
 
 async def users_delete(db: Database, services: Services, args: argparse.Namespace) -> dict[str, Any]:
-    try:
-        user_id = int(args.id)
-    except ValueError:
-        raise AdminError(f"no user {args.id}") from None
+    user_id = carwash.parse_id(args.id, "id")
+    if user_id is None:
+        raise AdminError(f"no user {args.id}")
     async with db.session() as session:
         if not await users.delete_user(session, user_id=user_id):
             raise AdminError(f"no user {args.id}")

@@ -72,6 +72,17 @@ async def me_of(client, token):
 # --- e-mail + password ----------------------------------------------------------
 
 
+@pytest.mark.settings(otp_resend_seconds=0)
+async def test_parallel_phone_tokens_for_a_new_phone_make_one_account(client, client_app, fetch):
+    import asyncio
+
+    responses = await asyncio.gather(
+        *(client.post(TOKEN, json={"app_id": client_app.app_id, "phone": PHONE}) for _ in range(8))
+    )
+    assert sorted({response.status_code for response in responses}) in ([200], [200, 429])
+    assert [user.phone for user in await fetch(select(User))] == [PHONE]
+
+
 async def test_password_token_answers_token_user_and_driver(app, client, client_app, fetch):
     user_id = await make_user(app, driver=True)
     response = await client.post(TOKEN, json={"app_id": client_app.app_id, "email": EMAIL, "password": PASSWORD})

@@ -261,6 +261,26 @@ async def test_change_phone_to_another_accounts_phone_is_refused(client, deliver
     assert len(await fetch(select(Phone).where(Phone.number == OTHER))) == 1
 
 
+async def test_change_phone_takes_the_number_from_an_account_nobody_activated(app, client, deliveries, fetch):
+    from resolvers import apps
+
+    async with app.state.db.session() as session:
+        creds = await apps.create_app(session, services=app.state.services, name="Driver app")
+    # anyone who knows an app id can ask for a phone token: an inactive account holds OTHER
+    squat = await client.post("/auth/oauth/token", json={"app_id": creds.app_id, "phone": OTHER})
+    assert squat.status_code == 200
+    tokens = (await sign_up(client, deliveries))["tokens"]
+    await gql(client, SEND_OTP, {"phone": OTHER})
+    result = await gql(
+        client, CHANGE_PHONE, {"phone": OTHER, "otp": deliveries.last_code(OTHER)}, token=tokens["accessToken"]
+    )
+    assert result["data"]["changePhone"]["__typename"] == "AccountPhoneChanged"
+    holders = await fetch(select(User).where(User.phone == OTHER))
+    assert [(user.is_active, user.name) for user in holders] == [(True, "Новый пользователь")]
+    inactive = await fetch(select(User).where(User.is_active.is_(False)))
+    assert [user.phone for user in inactive] == [None]
+
+
 @pytest.mark.settings(otp_resend_seconds=0)
 async def test_parallel_logins_with_one_code_open_one_session(client, deliveries, fetch):
     await sign_up(client, deliveries)

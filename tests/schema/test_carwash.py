@@ -413,7 +413,15 @@ async def test_me_shows_the_active_order_and_the_history(client, user_a, service
 
 
 @pytest.mark.parametrize(
-    "variables", [{"after": "not-a-cursor"}, {"after": "b3JkZXI6eA=="}, {"first": 101}, {"first": -1}]
+    "variables",
+    [
+        {"after": "not-a-cursor"},
+        {"after": "b3JkZXI6eA=="},
+        {"after": "b3JkZXI6OTk5OTk5OTk5OQ=="},  # order:9999999999, past the id column's range
+        {"after": "b3JkZXI6MjE0NzQ4MzY0OA=="},  # order:2147483648
+        {"first": 101},
+        {"first": -1},
+    ],
 )
 async def test_bad_pagination_arguments_are_validation_errors(client, user_a, variables):
     body = await gql(client, MY_ORDERS, variables, token=user_a)
