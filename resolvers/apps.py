@@ -68,9 +68,15 @@ async def app_by_id(session: DbSession, *, app_id: str) -> ClientApp | None:
     return (await session.exec(select(ClientApp).where(ClientApp.app_id == app_id))).first()
 
 
+def plausible_app_id(app_id: object) -> bool:
+    """Whether `app_id` could be one washgate issued (ASCII letters and digits, at most 64):
+    anything else is refused before a query (PostgreSQL refuses NUL in text)."""
+    return isinstance(app_id, str) and 0 < len(app_id) <= 64 and app_id.isascii() and app_id.isalnum()
+
+
 async def authenticate_app(session: DbSession, *, services: Services, app_id: object, app_secret: object) -> ClientApp:
     """The unblocked app with these credentials, else INVALID_APP."""
-    if not isinstance(app_id, str) or not isinstance(app_secret, str) or len(app_id) > 64 or len(app_secret) > 256:
+    if not isinstance(app_secret, str) or not plausible_app_id(app_id) or len(app_secret) > 256:
         raise invalid_app()
     app = (await session.exec(select(ClientApp).where(ClientApp.app_id == app_id))).first()
     expected = app.secret_hash if app else hash_token(services.keys, "")

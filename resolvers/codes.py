@@ -75,9 +75,12 @@ async def live_code(session: DbSession, *, phone: str, purpose: str, subject: st
     return (await run(session, _LIVE_CODE, params)).first()
 
 
-async def ensure_not_locked(session: DbSession, *, services: Services, phone: str, now: datetime) -> int:
-    """Refuse while `phone` is locked; returns the wrong codes of its current run."""
-    until, failures = await limits.phone_lock_state(session, phone=phone, now=now)
+async def ensure_not_locked(session: DbSession, *, phone: str, now: datetime, hold: bool = False) -> int:
+    """Refuse while `phone` is locked; returns the wrong codes of its current run.
+
+    A code check holds the phone's lock row (`hold`) until it has counted its guess.
+    """
+    until, failures = await limits.phone_lock_state(session, phone=phone, now=now, hold=hold)
     if until is not None:
         raise RateLimited(until, message="Too many wrong codes for this phone, try again later")
     return failures
@@ -115,7 +118,7 @@ async def issue_code(
     day_key = f"sms-day:{phone}"
     try:
         if purpose in LOCKING_PURPOSES:
-            await ensure_not_locked(session, services=services, phone=phone, now=now)
+            await ensure_not_locked(session, phone=phone, now=now)
         next_at = now + timedelta(seconds=settings.otp_resend_seconds)
         running = await limits.take_cooldown(session, key=resend_key, now=now, until=next_at)
         if running is not None:
@@ -248,7 +251,7 @@ async def check_code(
     locking = purpose in LOCKING_PURPOSES
     try:
         # a right code ends a run of wrong ones; with no run there is nothing to reset
-        failures = await ensure_not_locked(session, services=services, phone=phone, now=now) if locking else 0
+        failures = await ensure_not_locked(session, phone=phone, now=now, hold=True) if locking else 0
         fixed = settings.test_phone_codes.get(phone)
         row = await live_code(session, phone=phone, purpose=purpose, subject=subject)
         if fixed is not None and hmac.compare_digest(fixed.encode(), code.encode()):

@@ -108,11 +108,27 @@ async def clear_cooldown(session: DbSession, *, key: str) -> None:
 _PHONE_LOCK = select(phone_locks.c.locked_until, phone_locks.c.failures).where(
     phone_locks.c.phone == bindparam("the_phone")
 )
+# The same, holding the phone's row until the transaction ends (an upsert that changes
+# nothing): parallel code checks of one phone then run one after another on PostgreSQL,
+# so a burst of guesses cannot all pass the lock before any of them is counted (SQLite
+# runs one write transaction at a time anyway).
+_HOLD_PHONE_LOCK = PerDialect(
+    lambda insert: (
+        insert(phone_locks)
+        .values(phone=bindparam("the_phone"), failures=0, locked_until=None)
+        .on_conflict_do_update(index_elements=["phone"], set_={"failures": phone_locks.c.failures})
+        .returning(phone_locks.c.locked_until, phone_locks.c.failures)
+    )
+)
 
 
-async def phone_lock_state(session: DbSession, *, phone: str, now: datetime) -> tuple[datetime | None, int]:
-    """(end of the running lock or None, wrong codes in the current run) for `phone`."""
-    row = (await run(session, _PHONE_LOCK, {"the_phone": phone})).first()
+async def phone_lock_state(
+    session: DbSession, *, phone: str, now: datetime, hold: bool = False
+) -> tuple[datetime | None, int]:
+    """(end of the running lock or None, wrong codes in the current run) for `phone`;
+    with `hold`, the phone's lock row stays held until the transaction ends."""
+    statement = _HOLD_PHONE_LOCK.for_session(session) if hold else _PHONE_LOCK
+    row = (await run(session, statement, {"the_phone": phone})).first()
     if row is None:
         return None, 0
     until, failures = row

@@ -95,7 +95,7 @@ async def _client_app(session: DbSession, *, services: Services, app_id: object,
     app_id = _string(app_id, "app_id")
     if app_secret is not None:
         return await apps.authenticate_app(session, services=services, app_id=app_id, app_secret=app_secret)
-    if len(app_id) > 64:
+    if not apps.plausible_app_id(app_id):
         raise apps.invalid_app()
     app = await apps.app_by_id(session, app_id=app_id)
     if app is None or app.blocked_at is not None:
@@ -334,6 +334,18 @@ async def refresh_app_tokens(
     pair, _ = await sessions.rotate_tokens(
         session, services=services, refresh_token=token, app_id=app.app_id, via_app_endpoint=True
     )
+    return pair
+
+
+async def refresh_tokens(
+    *, session: DbSession, services: Services, refresh_token: str, app_id: object = None, app_secret: object = None
+) -> TokenPair:
+    """Rotate a refresh token (GraphQL): a token issued for an app needs that app's id and secret."""
+    bound_to = None
+    if app_id is not None or app_secret is not None:
+        app = await apps.authenticate_app(session, services=services, app_id=app_id, app_secret=app_secret)
+        bound_to = app.app_id
+    pair, _ = await sessions.rotate_tokens(session, services=services, refresh_token=refresh_token, app_id=bound_to)
     return pair
 
 

@@ -9,7 +9,7 @@ from core.services import Services
 from models import Card, Phone, User
 from resolvers import codes, users
 from resolvers.codes import IssuedCode
-from resolvers.errors import ValidationFailed
+from resolvers.errors import ValidationFailed, unauthenticated
 from resolvers.inputs import valid_code, valid_phone
 from resolvers.sessions import TokenPair, Viewer, start_session
 
@@ -105,7 +105,9 @@ async def register(
         raise ValidationFailed("isPromoTermsAccepted", "isPromoTermsAccepted must be a boolean value")
     if not terms_accepted:
         raise ValidationFailed("isTermsAccepted", "Terms must be accepted")
-    if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 200):
+    if name is not None and (
+        not isinstance(name, str) or not name.strip() or len(name) > 200 or not name.isprintable()
+    ):
         raise ValidationFailed("name")
     row = await codes.check_code(
         session=session, services=services, phone=number, purpose=PURPOSE, code=code, consume=False
@@ -136,7 +138,9 @@ async def change_phone(*, session: DbSession, services: Services, viewer: Viewer
     number, code = _check_inputs(services, phone, otp)
     await codes.check_code(session=session, services=services, phone=number, purpose=PURPOSE, code=code, consume=True)
     user = await session.get(User, viewer.user.id)
-    assert user is not None
+    if user is None:  # deleted since the token was checked
+        await session.rollback()
+        raise unauthenticated()
     if user.phone != number:
         other = await users.user_by_phone(session, phone=number)
         if other is not None and other.is_active:

@@ -153,7 +153,7 @@ async def bind_phone(
         return BindingStarted(confirmation_required=False, next_code_available_at=now)
 
     subject = str(user.id)
-    await codes.ensure_not_locked(session, services=services, phone=passport, now=now)
+    await codes.ensure_not_locked(session, phone=passport, now=now)
     pending = await _pending_answer(session, phone=passport, subject=subject, now=now)
     if pending is not None:
         return pending
@@ -194,7 +194,7 @@ async def confirm_binding(*, session: DbSession, services: Services, viewer: Vie
     bound = await _bound_phone(session, user_id=user.id or 0)
     if bound is not None and bound.number != passport:
         raise phone_changed()
-    await codes.ensure_not_locked(session, services=services, phone=passport, now=now)
+    await codes.ensure_not_locked(session, phone=passport, now=now)
     subject = str(user.id)
     pending = await codes.live_code(session, phone=passport, purpose=PURPOSE, subject=subject)
     if pending is None or as_aware(pending.expires_at) <= now:

@@ -9,7 +9,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from resolvers import otp_auth, sessions
+from resolvers import oauth_tokens, otp_auth, sessions
 from resolvers.sessions import TokenPair as TokenPairData
 from schema.errors import InvalidCodeError, OperationError, RateLimitedError, ValidationError
 from schema.users import User
@@ -175,16 +175,12 @@ class AuthMutations:
     async def refresh_tokens(self, info: Info, input: RefreshTokensInput) -> RefreshTokensResult:
         ctx = info.context
         async with ctx.db.session() as session:
-            app_id = None
-            if input.app_id is not None or input.app_secret is not None:
-                from resolvers import apps
-
-                app = await apps.authenticate_app(
-                    session, services=ctx.services, app_id=input.app_id, app_secret=input.app_secret
-                )
-                app_id = app.app_id
-            pair, _ = await sessions.rotate_tokens(
-                session, services=ctx.services, refresh_token=input.refresh_token, app_id=app_id
+            pair = await oauth_tokens.refresh_tokens(
+                session=session,
+                services=ctx.services,
+                refresh_token=input.refresh_token,
+                app_id=input.app_id,
+                app_secret=input.app_secret,
             )
         return TokenPair.from_data(pair)
 

@@ -221,6 +221,7 @@ async def test_register_existing_account_is_409_code_41(client, deliveries):
         {"phone": PHONE, "otp": 1234, "isTermsAccepted": "yes", "isPromoTermsAccepted": False},
         {"phone": PHONE, "otp": "1234", "isTermsAccepted": True},
         {"phone": PHONE, "otp": "1234", "isTermsAccepted": False, "isPromoTermsAccepted": False},
+        {"phone": PHONE, "otp": "1234", "isTermsAccepted": True, "isPromoTermsAccepted": False, "name": "Ivan\u0000"},
         ["not", "an", "object"],
     ],
 )

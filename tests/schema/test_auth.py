@@ -220,6 +220,21 @@ async def test_phone_lock_survives_resends(client, deliveries):
     assert error["__typename"] == "RateLimitedError" and error["code"] == "RATE_LIMITED"
 
 
+@pytest.mark.settings(otp_max_attempts=10, phone_lock_failures=2)
+async def test_a_burst_of_wrong_codes_is_stopped_by_the_phone_lock(client, deliveries, fetch):
+    from models import PhoneLock
+
+    await gql(client, SEND_OTP, {"phone": PHONE})
+    wrong = wrong_code(deliveries.last_code(PHONE))
+    results = await asyncio.gather(*(gql(client, LOGIN, {"phone": PHONE, "otp": wrong}) for _ in range(10)))
+    kinds = sorted(result["data"]["login"]["__typename"] for result in results)
+    assert kinds == ["InvalidCodeError"] * 2 + ["RateLimitedError"] * 8
+    [lock] = await fetch(select(PhoneLock))
+    assert lock.failures == 2 and lock.locked_until is not None
+    [row] = await fetch(select(VerificationCode))
+    assert row.attempts == 2
+
+
 @pytest.mark.settings(test_phones=["+79990000001=1234"])
 async def test_test_phone_gets_its_fixed_code_and_nothing_is_sent(client, deliveries):
     sent = (await gql(client, SEND_OTP, {"phone": "+79990000001"}))["data"]["sendOtp"]
@@ -247,6 +262,25 @@ async def test_change_phone(client, deliveries, fetch):
     assert [p["number"] for p in changed["user"]["phones"]] == [PHONE, OTHER]
     [user] = await fetch(select(User))
     assert user.phone == OTHER
+
+
+async def test_change_phone_of_an_account_deleted_meanwhile_is_unauthenticated(app, client, deliveries):
+    from resolvers import otp_auth, sessions, users
+    from resolvers.errors import DomainError, ErrorCode
+
+    tokens = (await sign_up(client, deliveries))["tokens"]
+    await gql(client, SEND_OTP, {"phone": OTHER})
+    db, services = app.state.db, app.state.services
+    async with db.session() as session:
+        viewer = await sessions.authenticate(session, services=services, token=tokens["accessToken"])
+    async with db.session() as session:  # the account goes between the token check and the change
+        assert await users.delete_user(session, user_id=viewer.user.id)
+    with pytest.raises(DomainError) as refused:
+        async with db.session() as session:
+            await otp_auth.change_phone(
+                session=session, services=services, viewer=viewer, phone=OTHER, otp=deliveries.last_code(OTHER)
+            )
+    assert refused.value.code is ErrorCode.UNAUTHENTICATED
 
 
 @pytest.mark.settings(otp_resend_seconds=0)

@@ -145,6 +145,12 @@ async def test_create_token_refusals(app, client, client_app, deliveries, fetch,
     assert deliveries.messages == [] and await fetch(select(AuthSession)) == []
 
 
+@pytest.mark.parametrize("app_id", ["app\u0000", "x" * 65, "app id"])
+async def test_refresh_with_an_impossible_app_id_is_invalid_app(client, app_id):
+    result = await gql(client, REFRESH, {"token": "r" * 43, "appId": app_id, "appSecret": "secret"})
+    assert result["data"]["refreshTokens"]["code"] == "INVALID_APP"
+
+
 async def test_blocked_app_is_invalid_app(app, client, client_app, deliveries):
     await make_user(app)
     async with app.state.db.session() as session:
