@@ -20,11 +20,12 @@ from typing import Any, Generic, TypeAlias, TypeVar
 
 from sqlalchemy import Connection, Engine, Executable, Result, create_engine, event, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.sqlite_direct import PreparedCache, Rows
 
 # SQLite waits for another process's write lock in short steps (the loop never blocks
 # longer than one step); BEGIN IMMEDIATE is retried asynchronously for up to LOCK_WAIT.
@@ -64,19 +65,26 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
 
 
 class InlineSession:
-    """AsyncSession's interface over a synchronous Session, for SQLite on the event loop.
+    """AsyncSession's interface over the process's one SQLite connection, on the event loop.
 
-    The process keeps one SQLite connection open; a session takes its turn on it (an
-    asyncio lock, in arrival order) when its transaction begins and gives it back when
-    the transaction ends (commit, rollback or close). Nothing else may use the
+    A session takes its turn on the connection (an asyncio lock, in arrival order) when
+    its transaction begins, with `BEGIN IMMEDIATE` on the driver, and gives it back when
+    the transaction ends (commit, rollback or close). Core statements passed to `run`
+    go straight to the driver (`core.sqlite_direct`); the ORM methods use a synchronous
+    Session, made on first use, inside the same transaction. Nothing else may use the
     connection: the engine's "begin" hook refuses a transaction begun outside a turn.
     """
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._sync = Session(db.sqlite_connection(), expire_on_commit=False)
+        self._orm: Session | None = None
         self._turn = False
-        self._connection: Connection | None = None
+
+    @property
+    def _sync(self) -> Session:
+        if self._orm is None:
+            self._orm = Session(self._db.sqlite_connection(), expire_on_commit=False)
+        return self._orm
 
     async def _begin(self) -> None:
         if self._turn:
@@ -87,14 +95,14 @@ class InlineSession:
         else:
             await turns.acquire()
         self._turn = True
+        raw = self._db.raw_sqlite()
         deadline = time.monotonic() + SQLITE_LOCK_WAIT_SECONDS
         try:
             while True:
                 try:
-                    self._connection = self._sync.connection()  # the "begin" hook runs BEGIN IMMEDIATE
+                    raw.execute("BEGIN IMMEDIATE")
                     return
-                except (OperationalError, sqlite3.OperationalError) as exc:  # the hook's raw BEGIN raises the latter
-                    self._sync.rollback()
+                except sqlite3.OperationalError as exc:  # another process holds the write lock
                     if "locked" not in str(exc) or time.monotonic() > deadline:
                         raise
                 await asyncio.sleep(SQLITE_BUSY_STEP_MS / 1000)
@@ -103,15 +111,16 @@ class InlineSession:
             raise
 
     def _end_turn(self) -> None:
-        self._connection = None
         if self._turn:
             self._turn = False
             self._db.turns.release()
 
-    async def run(self, statement: Executable, params: dict[str, Any]) -> Result[Any]:
+    async def run(self, statement: Executable, params: dict[str, Any]) -> Any:
         await self._begin()
-        assert self._connection is not None
-        return self._connection.execute(statement, params)
+        prepared = self._db.prepared.get(statement, params)
+        if prepared is None:
+            return self._sync.connection().execute(statement, params)
+        return prepared.run(self._db.raw_sqlite(), params)
 
     async def exec(self, statement: Any, **kwargs: Any) -> Any:
         await self._begin()
@@ -143,22 +152,38 @@ class InlineSession:
         return self._db.sync_engine
 
     async def commit(self) -> None:
-        if self._sync.new or self._sync.dirty or self._sync.deleted:
-            await self._begin()  # the flush inside commit needs a transaction
+        orm = self._orm
         try:
-            self._sync.commit()
+            if orm is not None:
+                if orm.new or orm.dirty or orm.deleted:
+                    await self._begin()  # the flush inside commit needs a transaction
+                orm.commit()
+            if self._turn:
+                self._db.raw_sqlite().commit()  # what the ORM did not commit: the driver's statements
+        except BaseException:
+            self._rollback_driver()  # leave nothing open for the next turn
+            raise
         finally:
             self._end_turn()
 
     async def rollback(self) -> None:
         try:
-            self._sync.rollback()
+            if self._orm is not None:
+                self._orm.rollback()
         finally:
-            self._end_turn()
+            self._rollback_driver()
 
     async def close(self) -> None:
         try:
-            self._sync.close()
+            if self._orm is not None:
+                self._orm.close()
+        finally:
+            self._rollback_driver()
+
+    def _rollback_driver(self) -> None:
+        try:
+            if self._turn:
+                self._db.raw_sqlite().rollback()
         finally:
             self._end_turn()
 
@@ -166,11 +191,12 @@ class InlineSession:
 DbSession: TypeAlias = AsyncSession | InlineSession
 
 
-async def run(session: DbSession, statement: Executable, params: dict[str, Any]) -> Result[Any]:
+async def run(session: DbSession, statement: Executable, params: dict[str, Any]) -> Result[Any] | Rows:
     """A Core statement (on tables, not models) in the session's transaction, without the ORM.
 
     Rows come back as named tuples. For the hot paths: the ORM's per-statement work
-    costs several times the statement itself.
+    costs several times the statement itself; on SQLite the statement goes straight to
+    the driver (`core.sqlite_direct`).
     """
     if isinstance(session, InlineSession):
         return await session.run(statement, params)
@@ -196,20 +222,32 @@ class Database:
             _configure_sqlite(self.sync_engine, busy_timeout_ms=SQLITE_BUSY_STEP_MS)
             event.listen(self.sync_engine, "begin", self._on_sqlite_begin)
             self._sqlite_connection: Connection | None = None
+            self._raw_sqlite: Any = None
+            self.prepared = PreparedCache(self.sync_engine.dialect)
         else:
             self.engine = make_engine(url)
             self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
 
     def _on_sqlite_begin(self, conn: Connection) -> None:
+        """The ORM's transaction joins the one its session began on the driver."""
         if not self.turns.locked():
             raise RuntimeError("SQLite transaction begun outside a session's turn")
-        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+        raw = conn.connection.driver_connection
+        if not raw.in_transaction:  # type: ignore[union-attr]
+            raw.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
 
     def sqlite_connection(self) -> Connection:
         """The process's one SQLite connection, kept open (sessions take turns on it)."""
         if self._sqlite_connection is None or self._sqlite_connection.closed:
             self._sqlite_connection = self.sync_engine.connect()
+            self._raw_sqlite = self._sqlite_connection.connection.driver_connection
         return self._sqlite_connection
+
+    def raw_sqlite(self) -> sqlite3.Connection:
+        """The driver's connection under `sqlite_connection()`."""
+        if self._sqlite_connection is None or self._sqlite_connection.closed:
+            self.sqlite_connection()
+        return self._raw_sqlite  # type: ignore[return-value]
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[DbSession]:

@@ -256,7 +256,11 @@ async def activate_token(
         await session.rollback()
         raise invalid_token()
     if not user.is_active:
-        user = await users.activate_account(session, user=user)
+        account = await session.get(User, user.id)
+        if account is None:  # deleted since the token was checked
+            await session.rollback()
+            raise invalid_token()
+        user = await users.activate_account(session, user=account)
     tokens = None
     if rotate:
         tokens = await _rotate_pair(session, services=services, user_id=user.id or 0, session_id=auth_session.id)

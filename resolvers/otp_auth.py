@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 from core.db import DbSession
 from core.services import Services
-from models import Card, Phone, User
+from models import User
 from resolvers import codes, users
 from resolvers.codes import IssuedCode
 from resolvers.errors import ValidationFailed, unauthenticated
 from resolvers.inputs import valid_code, valid_phone
 from resolvers.sessions import TokenPair, Viewer, start_session
+from resolvers.users import CardRow, PhoneRow, UserRow
 
 PURPOSE = "auth"
 CHANNELS = ("sms", "voice", "flash_call")
@@ -21,13 +22,13 @@ CHANNELS = ("sms", "voice", "flash_call")
 class SignedIn:
     """A signed-in account with its tokens, phone and cards (read in the same transaction)."""
 
-    user: User
+    user: UserRow
     tokens: TokenPair
-    phone: Phone | None
-    cards: list[Card]
+    phone: PhoneRow | None
+    cards: list[CardRow]
 
 
-async def _signed_in(session: DbSession, *, services: Services, user: User, phone: Phone | None) -> SignedIn:
+async def _signed_in(session: DbSession, *, services: Services, user: UserRow, phone: PhoneRow | None) -> SignedIn:
     """Open a session for `user` (whose current Phone row is `phone`) and commit,
     returning what the APIs show of it."""
     tokens, _ = await start_session(session, services=services, user_id=user.id or 0)

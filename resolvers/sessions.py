@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import and_, bindparam, insert
+from sqlalchemy import Table, and_, bindparam, insert
+from sqlalchemy import select as core_select
 from sqlmodel import col, select, update
 
 from core.clock import utcnow
 from core.db import DbSession, run
+from core.rows import View, split
 from core.security import (
     InvalidAccessToken,
     decode_access_token,
@@ -19,8 +22,9 @@ from core.security import (
     new_uuid,
 )
 from core.services import Services
-from models import AuthSession, Phone, RefreshToken, User
+from models import AuthSession, RefreshToken, User
 from resolvers.errors import DomainError, ErrorCode, unauthenticated
+from resolvers.users import PHONE_VIEW, USER_VIEW, PhoneRow, UserRow, phones_table, users_table
 
 
 @dataclass(frozen=True)
@@ -32,11 +36,12 @@ class TokenPair:
 
 @dataclass(frozen=True)
 class Viewer:
-    """The user behind a valid access token, and the session it names."""
+    """The user behind a valid access token, and the session it names: read-only rows
+    (core.rows), read in one statement; load an entity to change one."""
 
-    user: User
-    session: AuthSession
-    phone: Phone | None = None  # the account's current Phone row, read with the session
+    user: UserRow
+    session: Any  # a SESSION_VIEW row
+    phone: PhoneRow | None = None  # the account's current phone, read with the session
 
 
 def invalid_refresh_token() -> DomainError:
@@ -56,12 +61,17 @@ def issue_access_token(services: Services, *, user_id: int, session_id: str) -> 
 # Built once: these run on every sign-in, refresh and authenticated request.
 _INSERT_REFRESH_TOKEN = insert(RefreshToken.__table__)  # type: ignore[arg-type]
 _INSERT_SESSION = insert(AuthSession.__table__)  # type: ignore[arg-type]
+sessions_table: Table = AuthSession.__table__  # type: ignore[attr-defined]
+SESSION_VIEW = View(sessions_table, "s_")
 _VIEWER = (
-    select(AuthSession, User, Phone)
-    .join(User, col(User.id) == col(AuthSession.user_id))
-    .outerjoin(Phone, and_(col(Phone.user_id) == col(User.id), col(Phone.number) == col(User.phone)))
-    .where(col(AuthSession.id) == bindparam("session_id"))
-    .order_by(col(Phone.id).desc())
+    core_select(*SESSION_VIEW.columns, *USER_VIEW.columns, *PHONE_VIEW.columns)
+    .select_from(sessions_table)
+    .join(users_table, users_table.c.id == sessions_table.c.user_id)
+    .outerjoin(
+        phones_table, and_(phones_table.c.user_id == users_table.c.id, phones_table.c.number == users_table.c.phone)
+    )
+    .where(sessions_table.c.id == bindparam("session_id"))
+    .order_by(phones_table.c.id.desc())
     .limit(1)
 )
 
@@ -209,10 +219,10 @@ async def authenticate(session: DbSession, *, services: Services, token: str, al
         claims = decode_access_token(services.keys, token)
     except InvalidAccessToken:
         raise unauthenticated("The token is invalid or expired") from None
-    found = (await session.exec(_VIEWER, params={"session_id": claims.session_id})).first()
+    found = (await run(session, _VIEWER, {"session_id": claims.session_id})).first()
     if found is None:
         raise unauthenticated("The token is invalid or expired")
-    auth_session, user, phone = found
+    auth_session, user, phone = split(found, SESSION_VIEW, USER_VIEW, PHONE_VIEW)
     if auth_session.revoked_at is not None or user.id != claims.user_id:
         raise unauthenticated("The token is invalid or expired")
     if auth_session.activation_pending and not allow_pending:

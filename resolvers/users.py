@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam
+from typing import Any, TypeAlias
+
+from sqlalchemy import Table, and_, bindparam
+from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
 
 from core.clock import utcnow
-from core.db import DbSession, insert_for
+from core.db import DbSession, insert_for, run
 from core.phones import digits_of
+from core.rows import View, split
 from core.security import hash_password
 from models import Card, Driver, Phone, User
 from resolvers.errors import DomainError, ErrorCode
@@ -28,12 +32,26 @@ _CURRENT_PHONE = (
     .order_by(col(Phone.id).desc())
     .limit(1)
 )
-_CARDS_OF = select(Card).where(col(Card.user_id) == bindparam("owner")).order_by(col(Card.id))
+
+# Read-only rows (core.rows) for what sign-in and `me` only show: the account, its
+# current phone, its cards, with the models' attribute names.
+users_table: Table = User.__table__  # type: ignore[attr-defined]
+phones_table: Table = Phone.__table__  # type: ignore[attr-defined]
+cards_table: Table = Card.__table__  # type: ignore[attr-defined]
+USER_VIEW, PHONE_VIEW = View(users_table, "u_"), View(phones_table, "p_")
+UserRow: TypeAlias = Any  # User or a USER_VIEW row
+PhoneRow: TypeAlias = Any  # Phone or a PHONE_VIEW row
+CardRow: TypeAlias = Any  # Card or a row of the cards table
+
+_CARDS_OF = core_select(cards_table).where(cards_table.c.user_id == bindparam("owner")).order_by(cards_table.c.id)
 _ACCOUNT_BY_PHONE = (
-    select(User, Phone)
-    .outerjoin(Phone, and_(col(Phone.user_id) == col(User.id), col(Phone.number) == col(User.phone)))
-    .where(col(User.phone) == bindparam("number"))
-    .order_by(col(Phone.id).desc())
+    core_select(*USER_VIEW.columns, *PHONE_VIEW.columns)
+    .select_from(users_table)
+    .outerjoin(
+        phones_table, and_(phones_table.c.user_id == users_table.c.id, phones_table.c.number == users_table.c.phone)
+    )
+    .where(users_table.c.phone == bindparam("number"))
+    .order_by(phones_table.c.id.desc())
     .limit(1)
 )
 
@@ -42,13 +60,16 @@ async def user_by_phone(session: DbSession, *, phone: str) -> User | None:
     return (await session.exec(_USER_BY_PHONE, params={"number": phone})).first()
 
 
-async def account_by_phone(session: DbSession, *, phone: str) -> tuple[User, Phone | None] | None:
-    """The account whose verified phone is `phone`, with that phone's row (one statement)."""
-    found = (await session.exec(_ACCOUNT_BY_PHONE, params={"number": phone})).first()
-    return None if found is None else (found[0], found[1])
+async def account_by_phone(session: DbSession, *, phone: str) -> tuple[UserRow, PhoneRow | None] | None:
+    """The account whose verified phone is `phone`, with that phone's row (one statement, read-only rows)."""
+    found = (await run(session, _ACCOUNT_BY_PHONE, {"number": phone})).first()
+    if found is None:
+        return None
+    user, phone_row = split(found, USER_VIEW, PHONE_VIEW)
+    return user, phone_row
 
 
-async def current_phone(session: DbSession, *, user: User) -> Phone | None:
+async def current_phone(session: DbSession, *, user: UserRow) -> Phone | None:
     """The Phone row of the account's verified phone."""
     if user.phone is None:
         return None
@@ -59,8 +80,9 @@ async def phones_of(session: DbSession, *, user_id: int) -> list[Phone]:
     return list((await session.exec(select(Phone).where(Phone.user_id == user_id).order_by(col(Phone.id)))).all())
 
 
-async def cards_of(session: DbSession, *, user_id: int) -> list[Card]:
-    return list((await session.exec(_CARDS_OF, params={"owner": user_id})).all())
+async def cards_of(session: DbSession, *, user_id: int) -> list[CardRow]:
+    """The account's cards as read-only rows."""
+    return list((await run(session, _CARDS_OF, {"owner": user_id})).all())
 
 
 async def set_verified_phone(session: DbSession, *, user: User, phone: str) -> Phone:

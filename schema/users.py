@@ -9,10 +9,8 @@ import strawberry
 from strawberry.types import Info
 
 from core.phones import mask_phone
-from models import Card as CardRow
-from models import Phone as PhoneRow
-from models import User as UserRow
 from resolvers import users
+from resolvers.users import CardRow, PhoneRow, UserRow
 
 if TYPE_CHECKING:
     from schema.carwash import CarwashOrder, CarwashOrderConnection
@@ -70,7 +68,7 @@ class User:
         if row is UNKNOWN:
             async with info.context.db.session() as session:
                 row = await users.current_phone(session, user=self.row)
-        return Phone.from_model(row) if isinstance(row, PhoneRow) else None
+        return None if row is None else Phone.from_model(row)
 
     @strawberry.field(description="Every phone the account has proven, oldest first.")
     async def phones(self, info: Info) -> list[Phone]:
