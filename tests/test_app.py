@@ -53,6 +53,34 @@ async def test_token_limit(client):
     assert result["data"] is None and "token" in result["errors"][0]["message"].lower()
 
 
+async def test_a_refused_text_is_refused_every_time_and_a_kept_one_still_runs(client, deliveries):
+    """Validated documents are kept by query text; refused ones are not."""
+    fields = " ".join(f'a{i}: sendOtp(input: {{phone: "+7916123456{i % 10}"}}) {{ __typename }}' for i in range(16))
+    for _ in range(3):
+        result = await gql(client, f"mutation {{ {fields} }}")
+        assert result["data"] is None and "aliases" in result["errors"][0]["message"]
+    assert deliveries.messages == []
+    for _ in range(3):
+        assert await gql(client, ME) == {"data": {"me": None}}
+    unknown = await gql(client, "query { me { nosuchfield } }")
+    assert "nosuchfield" in unknown["errors"][0]["message"]
+
+
+async def test_documents_kept_by_one_schema_are_checked_again_by_another(database_url):
+    """Two apps in one process with different limits: a text one accepted is not
+    waved through by the other."""
+    query = "query { me { phone { number } } }"
+    answers = []
+    for depth in (5, 1):
+        app = create_app(make_settings(database_url, graphql_max_depth=depth))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+                answers.append(await gql(http, query))
+    assert answers[0] == {"data": {"me": None}}
+    assert "exceeds maximum operation depth" in answers[1]["errors"][0]["message"]
+
+
 async def test_mutations_only_by_json_post(client, deliveries):
     by_get = await client.get(
         "/graphql", params={"query": 'mutation { sendOtp(input: {phone: "+79161234567"}) { __typename } }'}
