@@ -190,7 +190,7 @@ async def _token_by_phone(
         )
         .values(revoked_at=now)
     )
-    tokens, auth_session = await sessions.start_session(
+    tokens, session_id = await sessions.start_session(
         session, services=services, user_id=user.id or 0, app_id=app_id, activation_pending=True
     )
     # issue_code commits all of the above with the code, or rolls it all back when a
@@ -204,10 +204,10 @@ async def _token_by_phone(
             channel="sms",
             locale=locale,
             client_ip=client_ip,
-            subject=auth_session.id,
+            subject=session_id,
         )
     except DeliveryFailed:
-        await sessions.revoke_session(session, session_id=auth_session.id)
+        await sessions.revoke_session(session, session_id=session_id)
         await session.commit()
         raise
     return IssuedToken(tokens=tokens, activation_needed=True, user=None, driver=None)

@@ -96,25 +96,24 @@ async def start_session(
     user_id: int,
     app_id: str | None = None,
     activation_pending: bool = False,
-) -> tuple[TokenPair, AuthSession]:
-    """Open a session for `user_id` and mint its first token pair (caller commits).
+) -> tuple[TokenPair, str]:
+    """Open a session for `user_id` and mint its first token pair (caller commits);
+    returns the pair and the session's id.
 
     Plain INSERTs (no unit-of-work flush): this runs on every sign-in.
     """
-    auth_session = AuthSession(
-        id=new_uuid(), user_id=user_id, app_id=app_id, activation_pending=activation_pending, created_at=utcnow()
-    )
+    session_id = new_uuid()
     values = {
-        "id": auth_session.id,
+        "id": session_id,
         "user_id": user_id,
         "app_id": app_id,
         "activation_pending": activation_pending,
-        "created_at": auth_session.created_at,
+        "created_at": utcnow(),
     }
     await run(session, _INSERT_SESSION, values)
-    refresh = await _new_refresh_token(session, services=services, session_id=auth_session.id)
-    access = issue_access_token(services, user_id=user_id, session_id=auth_session.id)
-    return TokenPair(access, refresh, services.settings.access_token_ttl_seconds), auth_session
+    refresh = await _new_refresh_token(session, services=services, session_id=session_id)
+    access = issue_access_token(services, user_id=user_id, session_id=session_id)
+    return TokenPair(access, refresh, services.settings.access_token_ttl_seconds), session_id
 
 
 async def rotate_tokens(
