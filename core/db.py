@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeAlias, TypeVar
 
-from sqlalchemy import Connection, Engine, Executable, Result, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, Executable, Result, Select, create_engine, event, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -75,10 +75,11 @@ class InlineSession:
     connection: the engine's "begin" hook refuses a transaction begun outside a turn.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, read_only: bool = False) -> None:
         self._db = db
         self._orm: Session | None = None
         self._turn = False
+        self._read_only = read_only
 
     @property
     def _sync(self) -> Session:
@@ -95,6 +96,8 @@ class InlineSession:
         else:
             await turns.acquire()
         self._turn = True
+        if self._read_only:  # each statement reads a consistent snapshot of its own (autocommit)
+            return
         raw = self._db.raw_sqlite()
         deadline = time.monotonic() + SQLITE_LOCK_WAIT_SECONDS
         try:
@@ -116,6 +119,8 @@ class InlineSession:
             self._db.turns.release()
 
     async def run(self, statement: Executable, params: dict[str, Any]) -> Any:
+        if self._read_only and not isinstance(statement, Select):
+            raise RuntimeError("a read-only session runs SELECTs only")
         await self._begin()
         prepared = self._db.prepared.get(statement, params)
         if prepared is None:
@@ -250,14 +255,16 @@ class Database:
         return self._raw_sqlite  # type: ignore[return-value]
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[DbSession]:
+    async def session(self, *, read_only: bool = False) -> AsyncIterator[DbSession]:
         """A session closed as the block ends.
 
         Nothing here is held across the block: a session holds the connection only
         inside a transaction, so a slow webhook after a commit holds up no one.
+        `read_only` (SQLite): Core SELECTs through `run` take no write lock and need no
+        BEGIN/ROLLBACK; each reads its own consistent snapshot.
         """
         if self.dialect == "sqlite":
-            inline = InlineSession(self)
+            inline = InlineSession(self, read_only=read_only)
             try:
                 yield inline
             finally:

@@ -8,7 +8,9 @@ statement keeps what that layer works out on every call: the SQL text, which val
 goes to which `?`, SQLAlchemy's own bind and result processors for each column type,
 and a row class with the columns' names. Running it is one driver call.
 
-Anything this cannot reproduce exactly (Python-side column defaults to compute,
+NULL stays None both ways without calling a processor, as SQLAlchemy's own types and
+sqlmodel's UTCDateTime do (a custom type that maps None to something else must not
+use this path). Anything this cannot reproduce exactly (Python-side column defaults to compute,
 expanding IN parameters, callables, textual SQL, duplicate column names) is left to
 SQLAlchemy (`prepare` returns None), so results never differ.
 """
@@ -81,7 +83,12 @@ class Prepared:
         fetched = cursor.fetchall()  # all of them: a RETURNING statement completes only then
         row, columns = self._row, self._columns
         rows = [
-            row(*[value if proc is None else proc(value) for proc, value in zip(columns, raw, strict=True)])
+            row(
+                *[
+                    value if proc is None or value is None else proc(value)
+                    for proc, value in zip(columns, raw, strict=True)
+                ]
+            )
             for raw in fetched
         ]
         return Rows(rows, cursor.rowcount)

@@ -26,13 +26,24 @@ def hour_window(now: datetime) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0)
 
 
+_last_day: dict[str, tuple[datetime, datetime]] = {}
+
+
 def day_window(now: datetime, timezone: str) -> tuple[datetime, datetime]:
-    """Start of the current day in `timezone` (as UTC) and the start of the next one."""
+    """Start of the current day in `timezone` (as UTC) and the start of the next one.
+
+    The last window per zone is kept: every send asks, and a day changes once a day.
+    """
+    last = _last_day.get(timezone)
+    if last is not None and last[0] <= now < last[1]:
+        return last
     zone = ZoneInfo(timezone)
     local = now.astimezone(zone)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     next_start = (start + timedelta(days=1, hours=2)).replace(hour=0)
-    return start.astimezone(now.tzinfo), next_start.astimezone(now.tzinfo)
+    window = start.astimezone(now.tzinfo), next_start.astimezone(now.tzinfo)
+    _last_day[timezone] = window
+    return window
 
 
 _TAKE_COUNTER = PerDialect(

@@ -42,7 +42,7 @@ class Context:
                     raise unauthenticated("The token is invalid or expired")
                 self._viewer = None
             else:
-                async with self.db.session() as session:
+                async with self.db.session(read_only=True) as session:
                     self._viewer = await sessions.authenticate(session, services=self.services, token=token)
         return self._viewer  # type: ignore[no-any-return]
 

@@ -78,7 +78,7 @@ class User:
 
     @strawberry.field
     async def cards(self, info: Info) -> list[Card]:
-        async with info.context.db.session() as session:
+        async with info.context.db.session(read_only=True) as session:
             rows = await users.cards_of(session, user_id=self.row.id or 0)
         return [Card.from_model(row) for row in rows]
 

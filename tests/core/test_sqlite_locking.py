@@ -9,9 +9,10 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import make_url, text
+from sqlalchemy import make_url, select, text, update
 
 from core.db import run
+from models import User
 
 
 @pytest.fixture
@@ -65,3 +66,21 @@ async def test_transactions_take_turns_on_the_process_connection_in_arrival_orde
 
     await asyncio.gather(transaction("a", 0, 0.05), transaction("b", 0.01, 0), transaction("c", 0.02, 0))
     assert events == ["a begins", "a ends", "b begins", "b ends", "c begins", "c ends"]
+
+
+async def test_a_read_only_session_reads_without_the_write_lock_and_refuses_writes(app, sqlite_path):
+    """`read_only` sessions (the GraphQL viewer) read while another process holds the
+    write lock, and cannot write."""
+    users = User.__table__  # type: ignore[attr-defined]
+    other = sqlite3.connect(sqlite_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        async with app.state.db.session(read_only=True) as session:
+            started = time.monotonic()
+            rows = (await run(session, select(users.c.id), {})).all()
+            assert rows == [] and time.monotonic() - started < 0.5
+            with pytest.raises(RuntimeError):
+                await run(session, update(users).values(name="x"), {})
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
