@@ -25,6 +25,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.sqlite_checkpoint import Checkpointer
 from core.sqlite_direct import PreparedCache, Rows
 
 # SQLite waits for another process's write lock in short steps (the loop never blocks
@@ -165,6 +166,8 @@ class InlineSession:
                 orm.commit()
             if self._turn:
                 self._db.raw_sqlite().commit()  # what the ORM did not commit: the driver's statements
+                if not self._read_only and self._db.checkpoints is not None:
+                    self._db.checkpoints.committed()
         except BaseException:
             self._rollback_driver()  # leave nothing open for the next turn
             raise
@@ -229,7 +232,19 @@ class Database:
             self._sqlite_connection: Connection | None = None
             self._raw_sqlite: Any = None
             self.prepared = PreparedCache(self.sync_engine.dialect)
+            path = make_url(url).database
+            self.checkpoints = (
+                Checkpointer(
+                    path,
+                    self.turns,
+                    turn_wait_seconds=SQLITE_TURN_WAIT_SECONDS,
+                    busy_timeout=SQLITE_LOCK_WAIT_SECONDS,
+                )
+                if path and path != ":memory:"
+                else None
+            )
         else:
+            self.checkpoints = None
             self.engine = make_engine(url)
             self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
 
@@ -246,6 +261,8 @@ class Database:
         if self._sqlite_connection is None or self._sqlite_connection.closed:
             self._sqlite_connection = self.sync_engine.connect()
             self._raw_sqlite = self._sqlite_connection.connection.driver_connection
+            if self.checkpoints is not None:  # checkpoints run in a worker thread instead
+                self._raw_sqlite.execute("PRAGMA wal_autocheckpoint=0")
         return self._sqlite_connection
 
     def raw_sqlite(self) -> sqlite3.Connection:
@@ -286,6 +303,8 @@ class Database:
 
     async def dispose(self) -> None:
         if self.dialect == "sqlite":
+            if self.checkpoints is not None:
+                await self.checkpoints.close()
             if self._sqlite_connection is not None:
                 self._sqlite_connection.close()
                 self._sqlite_connection = None

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, and_, bindparam, case, delete, or_, select, update
 
-from core.db import DbSession, PerDialect, run
+from core.db import DbSession, PerDialect, dialect_of, run
 from models import Cooldown, PhoneLock, RateCounter
 
 counters: Table = RateCounter.__table__  # type: ignore[attr-defined]
@@ -121,8 +121,8 @@ _PHONE_LOCK = select(phone_locks.c.locked_until, phone_locks.c.failures).where(
 )
 # The same, holding the phone's row until the transaction ends (an upsert that changes
 # nothing): parallel code checks of one phone then run one after another on PostgreSQL,
-# so a burst of guesses cannot all pass the lock before any of them is counted (SQLite
-# runs one write transaction at a time anyway).
+# so a burst of guesses cannot all pass the lock before any of them is counted. Not on
+# SQLite, which runs one write transaction at a time anyway (and would write a row).
 _HOLD_PHONE_LOCK = PerDialect(
     lambda insert: (
         insert(phone_locks)
@@ -138,7 +138,8 @@ async def phone_lock_state(
 ) -> tuple[datetime | None, int]:
     """(end of the running lock or None, wrong codes in the current run) for `phone`;
     with `hold`, the phone's lock row stays held until the transaction ends."""
-    statement = _HOLD_PHONE_LOCK.for_session(session) if hold else _PHONE_LOCK
+    # SQLite transactions hold the database's write lock from BEGIN IMMEDIATE: no row to hold
+    statement = _HOLD_PHONE_LOCK.for_session(session) if hold and dialect_of(session) != "sqlite" else _PHONE_LOCK
     row = (await run(session, statement, {"the_phone": phone})).first()
     if row is None:
         return None, 0

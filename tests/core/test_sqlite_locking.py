@@ -7,12 +7,14 @@ import asyncio
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import make_url, select, text, update
+from sqlalchemy import insert, make_url, select, text, update
 
 from core.db import run
-from models import User
+from core.sqlite_checkpoint import CHECKPOINT_EVERY
+from models import RateCounter, User
 
 
 @pytest.fixture
@@ -84,3 +86,29 @@ async def test_a_read_only_session_reads_without_the_write_lock_and_refuses_writ
     finally:
         other.execute("ROLLBACK")
         other.close()
+
+
+async def test_wal_checkpoints_run_off_the_loop_and_reach_the_database_file(app, sqlite_path):
+    """The serving connection does not checkpoint inside a COMMIT; a worker thread
+    copies the WAL into the database file every CHECKPOINT_EVERY commits."""
+    counters = RateCounter.__table__  # type: ignore[attr-defined]
+    db = app.state.db
+    window = datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(CHECKPOINT_EVERY + 5):
+        async with db.session() as session:
+            await run(session, insert(counters), {"key": f"wal-{i}", "window_start": window, "count": 1})
+            await session.commit()
+
+    def rows_in_the_database_file() -> int:
+        # immutable=1 reads the database file alone, not the WAL
+        file = sqlite3.connect(f"file:{sqlite_path}?immutable=1", uri=True)
+        try:
+            return file.execute("SELECT count(*) FROM rate_counters WHERE key LIKE 'wal-%'").fetchone()[0]
+        finally:
+            file.close()
+
+    deadline = time.monotonic() + 5
+    while rows_in_the_database_file() < CHECKPOINT_EVERY and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert rows_in_the_database_file() >= CHECKPOINT_EVERY
+    assert db.raw_sqlite().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
