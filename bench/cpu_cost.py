@@ -83,17 +83,17 @@ async def call(app: Any, path: str, body: bytes, headers: dict[str, str]) -> Cal
 
 
 class Counters:
-    """SQL statements (cursor executes; BEGIN and COMMIT are not counted)."""
+    """SQL statements sent to SQLite (the driver's trace; BEGIN, COMMIT, ROLLBACK and PRAGMA are not counted)."""
 
     def __init__(self) -> None:
         self.statements = 0
 
-    def install(self, engine: Any) -> None:
-        from sqlalchemy import event
+    def install(self, connection: Any) -> None:
+        def _count(sql: str) -> None:
+            if not sql.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+                self.statements += 1
 
-        @event.listens_for(engine, "before_cursor_execute")
-        def _count(*_args: Any) -> None:
-            self.statements += 1
+        connection.set_trace_callback(_count)
 
 
 async def drive(
@@ -142,7 +142,7 @@ async def main_async(args: argparse.Namespace, database_url: str) -> int:
     results = []
     async with app.router.lifespan_context(app):
         db: Database = app.state.db
-        counters.install(db.sync_engine)
+        counters.install(db.raw_sqlite())
         phones, tokens = [], []
         for i in range(args.accounts):
             phone = f"+{79990100000 + i}"
