@@ -124,13 +124,10 @@ async def issue_code(
         if running is not None:
             raise RateLimited(running, message="A new code can be requested later")
         if fixed is None:
-            await _take_sending_caps(session, services=services, now=now, client_ip=client_ip, app_id=app_id)
-            if channel == "sms" and not await limits.take_counter(
-                session, key=day_key, window_start=day_start, limit=settings.sms_daily_quota
-            ):
-                raise RateLimited(
-                    next_day, code=ErrorCode.SMS_QUOTA_EXCEEDED, message="The daily SMS limit for this phone is reached"
-                )
+            daily = (day_key, day_start, settings.sms_daily_quota) if channel == "sms" else None
+            await _take_sending_caps(
+                session, services=services, now=now, client_ip=client_ip, app_id=app_id, daily=daily, next_day=next_day
+            )
         await run(
             session, _REVOKE_PENDING, {"the_phone": phone, "the_purpose": purpose, "the_subject": subject, "now": now}
         )
@@ -184,23 +181,34 @@ async def issue_code(
 
 
 async def _take_sending_caps(
-    session: DbSession, *, services: Services, now: datetime, client_ip: str | None, app_id: str | None
+    session: DbSession,
+    *,
+    services: Services,
+    now: datetime,
+    client_ip: str | None,
+    app_id: str | None,
+    daily: tuple[str, datetime, int] | None,
+    next_day: datetime,
 ) -> None:
+    """Count the send against the sender's hourly cap (its app, else its address), the
+    hourly cap over all sends and, for SMS, the phone's daily quota: one statement.
+    A refusal raises; the caller's rollback takes back what the others counted."""
     settings = services.settings
     hour = limits.hour_window(now)
-    retry_at = hour + timedelta(hours=1)
     if app_id is not None:
-        allowed = await limits.take_counter(
-            session, key=f"app-hour:{app_id}", window_start=hour, limit=settings.app_sends_per_hour
-        )
+        sender = (f"app-hour:{app_id}", hour, settings.app_sends_per_hour)
     else:
-        allowed = await limits.take_counter(
-            session, key=f"ip-hour:{client_ip or 'unknown'}", window_start=hour, limit=settings.ip_sends_per_hour
+        sender = (f"ip-hour:{client_ip or 'unknown'}", hour, settings.ip_sends_per_hour)
+    windows = [sender, ("all-hour", hour, settings.sms_hourly_limit)]
+    if daily is not None:
+        windows.append(daily)
+    refused = await limits.take_counters(session, windows=windows)
+    if sender[0] in refused or "all-hour" in refused:
+        raise RateLimited(hour + timedelta(hours=1))
+    if refused:
+        raise RateLimited(
+            next_day, code=ErrorCode.SMS_QUOTA_EXCEEDED, message="The daily SMS limit for this phone is reached"
         )
-    if not allowed or not await limits.take_counter(
-        session, key="all-hour", window_start=hour, limit=settings.sms_hourly_limit
-    ):
-        raise RateLimited(retry_at)
 
 
 _TAKE_ATTEMPT = (

@@ -46,26 +46,43 @@ def day_window(now: datetime, timezone: str) -> tuple[datetime, datetime]:
     return window
 
 
-_TAKE_COUNTER = PerDialect(
-    lambda insert: (
-        insert(counters)
-        .values(key=bindparam("the_key"), window_start=bindparam("the_window"), count=1)
+def _take_counters(insert: type, rows: int) -> object:
+    """One upsert counting `rows` keys, each against its own limit (`k<i>`, `w<i>`, `l<i>`)."""
+    c = counters.c
+    limit = case(*[(c.key == bindparam(f"k{i}"), bindparam(f"l{i}", type_=c.count.type)) for i in range(rows)])
+    values = [
+        {"key": bindparam(f"k{i}"), "window_start": bindparam(f"w{i}", type_=c.window_start.type), "count": 1}
+        for i in range(rows)
+    ]
+    return (
+        insert(counters)  # type: ignore[operator]
+        .values(values)
         .on_conflict_do_update(
-            index_elements=["key", "window_start"],
-            set_={"count": counters.c.count + 1},
-            where=counters.c.count < bindparam("limit"),
+            index_elements=["key", "window_start"], set_={"count": c.count + 1}, where=c.count < limit
         )
-        .returning(counters.c.count)
+        .returning(c.key)
     )
-)
 
 
-async def take_counter(session: DbSession, *, key: str, window_start: datetime, limit: int) -> bool:
-    """Count one more `key` in the window unless it already reached `limit`."""
-    if limit <= 0:
-        return False
-    params = {"the_key": key, "the_window": window_start, "limit": limit}
-    return (await run(session, _TAKE_COUNTER.for_session(session), params)).first() is not None
+_TAKE_COUNTERS = {rows: PerDialect(lambda insert, rows=rows: _take_counters(insert, rows)) for rows in (1, 2, 3)}
+
+
+async def take_counters(session: DbSession, *, windows: list[tuple[str, datetime, int]]) -> set[str]:
+    """Count one more of each (key, window start, limit) in one statement; returns the
+    keys that were already at their limit (those are not counted).
+
+    The others are counted all the same: a caller that refuses on any of them rolls
+    its transaction back. Keys must differ.
+    """
+    refused = {key for key, _, limit in windows if limit <= 0}
+    if refused:
+        return refused
+    params: dict[str, object] = {}
+    for i, (key, window_start, limit) in enumerate(windows):
+        params[f"k{i}"], params[f"w{i}"], params[f"l{i}"] = key, window_start, limit
+    statement = _TAKE_COUNTERS[len(windows)].for_session(session)
+    taken = {row[0] for row in (await run(session, statement, params)).all()}
+    return {key for key, _, _ in windows} - taken
 
 
 _RELEASE_COUNTER = (

@@ -67,3 +67,16 @@ async def test_parallel_sends_cannot_pass_the_address_cap(client, deliveries):
     responses = await asyncio.gather(*[client.post(SEND, json={"phone": phone}) for phone in phones(30)])
     assert sum(r.status_code == 201 for r in responses) == 5
     assert len(deliveries.messages) == 5
+
+
+@pytest.mark.settings(otp_resend_seconds=0, sms_daily_quota=1, ip_sends_per_hour=3, sms_hourly_limit=3)
+async def test_a_send_refused_by_one_limit_uses_up_none_of_the_others(client, deliveries):
+    """The caps are counted in one statement; a refusal (here the phone's daily quota)
+    takes back what the address's and the global hourly caps counted."""
+    assert (await client.post(SEND, json={"phone": PHONE})).status_code == 201
+    refused = [await client.post(SEND, json={"phone": PHONE}) for _ in range(3)]
+    assert [r.status_code for r in refused] == [429, 429, 429]
+    assert {r.json()["code"] for r in refused} == {40}
+    # the address and the hour still have two sends left of three
+    assert [(await client.post(SEND, json={"phone": phone})).status_code for phone in phones(3)] == [201, 201, 429]
+    assert len(deliveries.messages) == 3
