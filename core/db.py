@@ -27,6 +27,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.sqlite_checkpoint import Checkpointer
 from core.sqlite_direct import PreparedCache, Rows
+from core.turns import Turns
 
 # SQLite waits for another process's write lock in short steps (the loop never blocks
 # longer than one step); BEGIN IMMEDIATE is retried asynchronously for up to LOCK_WAIT.
@@ -68,7 +69,7 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
 class InlineSession:
     """AsyncSession's interface over the process's one SQLite connection, on the event loop.
 
-    A session takes its turn on the connection (an asyncio lock, in arrival order) when
+    A session takes its turn on the connection (`core.turns`, in arrival order) when
     its transaction begins, with `BEGIN IMMEDIATE` on the driver, and gives it back when
     the transaction ends (commit, rollback or close). Core statements passed to `run`
     go straight to the driver (`core.sqlite_direct`); the ORM methods use a synchronous
@@ -91,11 +92,7 @@ class InlineSession:
     async def _begin(self) -> None:
         if self._turn:
             return
-        turns = self._db.turns
-        if turns.locked():  # wait in line, as for a pooled connection (a bounded wait)
-            await asyncio.wait_for(turns.acquire(), SQLITE_TURN_WAIT_SECONDS)
-        else:
-            await turns.acquire()
+        await self._db.turns.acquire(SQLITE_TURN_WAIT_SECONDS)  # like waiting for a pooled connection
         self._turn = True
         if self._read_only:  # each statement reads a consistent snapshot of its own (autocommit)
             return
@@ -217,7 +214,7 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.turns = asyncio.Lock()
+        self.turns = Turns()
         self.dialect = make_url(url).get_backend_name()
         if self.dialect == "sqlite":
             self.sync_engine = create_engine(

@@ -16,13 +16,15 @@ import asyncio
 import logging
 import sqlite3
 
+from core.turns import Turns
+
 CHECKPOINT_EVERY = 100  # commits (a few WAL pages each)
 
 log = logging.getLogger("washgate.db")
 
 
 class Checkpointer:
-    def __init__(self, path: str, turns: asyncio.Lock, *, turn_wait_seconds: float, busy_timeout: float) -> None:
+    def __init__(self, path: str, turns: Turns, *, turn_wait_seconds: float, busy_timeout: float) -> None:
         self._path = path
         self._turns = turns
         self._turn_wait = turn_wait_seconds
@@ -40,7 +42,7 @@ class Checkpointer:
 
     async def _checkpoint(self) -> None:
         try:
-            await asyncio.wait_for(self._turns.acquire(), self._turn_wait)
+            await self._turns.acquire(self._turn_wait)
             try:
                 await asyncio.to_thread(self._run)
             finally:
