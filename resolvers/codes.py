@@ -223,6 +223,7 @@ _TAKE_ATTEMPT = (
     .values(attempts=code_table.c.attempts + 1)
     .returning(code_table.c.attempts)
 )
+_TAKE_ATTEMPT_AND_USE = _TAKE_ATTEMPT.values(attempts=code_table.c.attempts + 1, used_at=_NOW)
 _GIVE_BACK_ATTEMPT = (
     update(code_table).where(code_table.c.id == bindparam("code_id")).values(attempts=code_table.c.attempts - 1)
 )
@@ -281,16 +282,19 @@ async def check_code(
             raise InvalidCode(0, code=wrong_code, phone=phone)
         if row.attempts >= row.max_attempts:
             await _raise_exhausted(session, row=row, now=now, wrong_code=wrong_code)
-        attempts = (await run(session, _TAKE_ATTEMPT, {"code_id": row.id, "now": now})).first()
+        matches = code_matches(
+            services.keys, scope=_scope(phone, purpose, subject), code=code, stored_hash=row.code_hash
+        )
+        # the attempt is counted (and a right code used up) only if the code is still live, in one UPDATE
+        statement = _TAKE_ATTEMPT_AND_USE if matches and consume else _TAKE_ATTEMPT
+        attempts = (await run(session, statement, {"code_id": row.id, "now": now})).first()
         if attempts is None:
             await _raise_exhausted(session, row=row, now=now, wrong_code=wrong_code)
         assert attempts is not None
-        if not code_matches(services.keys, scope=_scope(phone, purpose, subject), code=code, stored_hash=row.code_hash):
+        if not matches:
             await _count_wrong(session, services=services, phone=phone, now=now, locking=locking)
             raise InvalidCode(max(row.max_attempts - attempts[0], 0), code=wrong_code, phone=phone)
-        if consume:
-            await _mark_used(session, row=row, now=now, wrong_code=wrong_code)
-        else:
+        if not consume:
             await run(session, _GIVE_BACK_ATTEMPT, {"code_id": row.id})
         if failures:
             await limits.record_right_code(session, phone=phone, now=now)
