@@ -47,6 +47,11 @@ class LegacyApi:
         return request_locale(conn, self.default_locale, lang_header=self.lang_header)
 
 
+def request_path(conn: HTTPConnection) -> str:
+    """`conn.url.path` without building the URL (its host parsing runs on every answer)."""
+    return conn.scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")  # as Starlette's URL
+
+
 def services_of(conn: HTTPConnection) -> Services:
     return conn.app.state.services  # type: ignore[no-any-return]
 

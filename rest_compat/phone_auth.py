@@ -25,6 +25,7 @@ from rest_compat.base import (
     ip_of,
     json_body,
     json_response,
+    request_path,
     retry_after_header,
     services_of,
 )
@@ -59,7 +60,7 @@ def _error(
         "type": type_,
         "message": message,
         "timestamp": iso_z(utcnow()),
-        "path": request.url.path,
+        "path": request_path(request),
     }
     return json_response(body, status, headers)
 
@@ -90,7 +91,7 @@ def _envelope(request: Request, data: Any, status: int = 200) -> Response:
     started = getattr(request.state, "started", None) or time.perf_counter()
     duration = int((time.perf_counter() - started) * 1000)
     return json_response(
-        {"data": data, "path": request.url.path, "duration": f"{duration}ms", "method": request.method}, status
+        {"data": data, "path": request_path(request), "duration": f"{duration}ms", "method": request.method}, status
     )
 
 
