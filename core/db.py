@@ -48,12 +48,14 @@ def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
     queue instead of failing).
     """
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": SQLITE_LOCK_WAIT_SECONDS})
+        engine = create_async_engine(
+            url, poolclass=NullPool, connect_args={"timeout": SQLITE_LOCK_WAIT_SECONDS}, hide_parameters=True
+        )
         _configure_sqlite(engine.sync_engine, busy_timeout_ms=int(SQLITE_LOCK_WAIT_SECONDS * 1000))
         event.listen(engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     options = {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True} if pool else {"poolclass": NullPool}
-    return create_async_engine(url, **options)
+    return create_async_engine(url, hide_parameters=True, **options)  # no values (phones, hashes) in logged errors
 
 
 def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
@@ -222,6 +224,7 @@ class Database:
                 pool_size=1,
                 max_overflow=0,
                 pool_timeout=1,  # the one connection stays checked out (sqlite_connection)
+                hide_parameters=True,
                 connect_args={"timeout": SQLITE_BUSY_STEP_MS / 1000, "check_same_thread": False},
             )
             _configure_sqlite(self.sync_engine, busy_timeout_ms=SQLITE_BUSY_STEP_MS)

@@ -12,7 +12,8 @@ NULL stays None both ways without calling a processor, as SQLAlchemy's own types
 sqlmodel's UTCDateTime do (a custom type that maps None to something else must not
 use this path). Anything this cannot reproduce exactly (Python-side column defaults to compute,
 expanding IN parameters, callables, textual SQL, duplicate column names) is left to
-SQLAlchemy (`prepare` returns None), so results never differ.
+SQLAlchemy (`prepare` returns None), so results never differ; driver errors are raised
+as SQLAlchemy's own exceptions (IntegrityError, ...), as on every other path.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Delete, Dialect, Executable, Insert, Select, Update
+from sqlalchemy.exc import DBAPIError
 
 _REQUIRED = object()
 _CACHE_LIMIT = 512  # distinct (statement, parameter names): module constants in practice
@@ -77,10 +79,13 @@ class Prepared:
             if value is _REQUIRED:
                 raise KeyError(f"missing value for bind parameter {key!r}")
             values.append(process(value) if process is not None and value is not None else value)
-        cursor = connection.execute(self.sql, values)
+        try:
+            cursor = connection.execute(self.sql, values)
+            fetched = cursor.fetchall() if self._row is not None else ()  # RETURNING completes only then
+        except sqlite3.Error as exc:  # as SQLAlchemy raises it (IntegrityError, OperationalError, ...)
+            raise DBAPIError.instance(self.sql, values, exc, sqlite3.Error, hide_parameters=True) from exc
         if self._row is None:
             return Rows((), cursor.rowcount)
-        fetched = cursor.fetchall()  # all of them: a RETURNING statement completes only then
         row, columns = self._row, self._columns
         rows = [
             row(

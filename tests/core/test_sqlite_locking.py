@@ -112,3 +112,18 @@ async def test_wal_checkpoints_run_off_the_loop_and_reach_the_database_file(app,
         await asyncio.sleep(0.05)
     assert rows_in_the_database_file() >= CHECKPOINT_EVERY
     assert db.raw_sqlite().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+
+
+async def test_a_constraint_violation_is_sqlalchemys_integrity_error_on_every_path(app):
+    """Prebuilt statements run on the SQLite driver directly; their errors are still
+    SQLAlchemy's exceptions, as on PostgreSQL."""
+    from sqlalchemy.exc import IntegrityError
+
+    counters = RateCounter.__table__  # type: ignore[attr-defined]
+    values = {"key": "dup-secret-value", "window_start": datetime(2026, 1, 1, tzinfo=UTC), "count": 1}
+    async with app.state.db.session() as session:
+        await run(session, insert(counters), values)
+        with pytest.raises(IntegrityError) as error:
+            await run(session, insert(counters), values)
+        await session.rollback()
+    assert "INSERT INTO rate_counters" in str(error.value)
