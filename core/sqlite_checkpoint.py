@@ -4,10 +4,11 @@ SQLite's automatic checkpoint runs inside whichever COMMIT crosses 1000 WAL page
 there, on the event loop, it copies the pages back into the database file and syncs
 both files, which stalls every request in flight. The serving connection turns it
 off (`wal_autocheckpoint=0`); every CHECKPOINT_EVERY commits a checkpoint takes a turn
-on the connection like a transaction (so this process writes nothing meanwhile and the
-checkpoint can finish) and runs `wal_checkpoint(PASSIVE)` on a connection of its own in
-a worker thread, where the copy and the syncs wait without holding up the loop. The
-next write then starts the WAL file over, so it stays small.
+on the connection like a transaction (so this process writes nothing meanwhile) and runs
+`wal_checkpoint(RESTART)` on a connection of its own in a worker thread, where the copy
+and the syncs wait without holding up the loop. RESTART also waits out (busy timeout)
+writers of other processes on the same file, so the checkpoint completes and the next
+write starts the WAL file over: it stays small even with several servers writing.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class Checkpointer:
             self._connection = sqlite3.connect(
                 self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
             )
-        self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        self._connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
 
     async def close(self) -> None:
         task = self._task
