@@ -20,9 +20,21 @@ def client_ip(conn: HTTPConnection, settings: Settings) -> str:
     forwarded = conn.headers.get("x-forwarded-for", "")
     hops = [hop.strip() for hop in forwarded.split(",")[-16:] if hop.strip()]
     for hop in reversed(hops):
-        if not _trusted(hop, settings):
-            return hop
-    return hops[0] if hops else peer
+        address = _address(hop)
+        if address is None:  # not an address: a broken chain counts as the proxy itself
+            return peer
+        if not _trusted(address, settings):
+            return address
+    return (_address(hops[0]) if hops else None) or peer
+
+
+def _address(text: str) -> str | None:
+    """`text` as a normalised IP address (an IPv6 zone dropped), or None: what goes into
+    limit keys stays short whatever a client writes into X-Forwarded-For."""
+    try:
+        return str(ip_address(text.partition("%")[0]))
+    except ValueError:
+        return None
 
 
 def _trusted(address: str, settings: Settings) -> bool:

@@ -80,3 +80,18 @@ async def test_a_send_refused_by_one_limit_uses_up_none_of_the_others(client, de
     # the address and the hour still have two sends left of three
     assert [(await client.post(SEND, json={"phone": phone})).status_code for phone in phones(3)] == [201, 201, 429]
     assert len(deliveries.messages) == 3
+
+
+@pytest.mark.settings(ip_sends_per_hour=2, trusted_proxies=["203.0.113.0/24"])
+async def test_a_forwarded_hop_that_is_no_address_counts_as_the_proxy(client, deliveries):
+    """Whatever a client writes into X-Forwarded-For, limit keys stay short (a 300-character
+    hop was a 500 on PostgreSQL) and garbage does not buy a fresh address cap."""
+    junk = ["x" * 300, "not-an-ip", "y" * 300]
+    statuses = [
+        (await client.post(SEND, json={"phone": phone}, headers={"X-Forwarded-For": hop})).status_code
+        for phone, hop in zip(phones(3), junk, strict=True)
+    ]
+    assert statuses == [201, 201, 429]
+    zoned = await client.post(SEND, json={"phone": "+79169999999"}, headers={"X-Forwarded-For": "fe80::1%" + "z" * 300})
+    assert zoned.status_code == 201
+    assert len(deliveries.messages) == 3
