@@ -8,35 +8,40 @@ import pytest
 
 from core.security import InvalidAccessToken, Keys, decode_access_token, encode_access_token
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+
+@pytest.fixture
+def now() -> datetime:
+    """Taken when the test starts: PyJWT checks a token's first use against the real clock."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
-def _token(keys: Keys, ttl: int = 60) -> str:
-    return encode_access_token(keys, user_id=7, session_id="s-1", now=NOW, ttl=ttl)
+def _token(keys: Keys, now: datetime, ttl: int = 60) -> str:
+    return encode_access_token(keys, user_id=7, session_id="s-1", now=now, ttl=ttl)
 
 
-def test_a_remembered_token_still_expires():
+def test_a_remembered_token_still_expires(now):
     keys = Keys.derive("a" * 32)
-    token = _token(keys)
-    claims = decode_access_token(keys, token, now=NOW.timestamp() + 1)
+    token = _token(keys, now)
+    claims = decode_access_token(keys, token, now=now.timestamp() + 1)
     assert (claims.user_id, claims.session_id) == (7, "s-1")
-    assert decode_access_token(keys, token, now=NOW.timestamp() + 59) == claims
+    assert decode_access_token(keys, token, now=now.timestamp() + 59) == claims
     with pytest.raises(InvalidAccessToken):
-        decode_access_token(keys, token, now=NOW.timestamp() + 60)
+        decode_access_token(keys, token, now=now.timestamp() + 60)
 
 
-def test_a_token_verified_under_one_key_is_not_accepted_under_another():
+def test_a_token_verified_under_one_key_is_not_accepted_under_another(now):
     keys, other = Keys.derive("a" * 32), Keys.derive("b" * 32)
-    token = _token(keys)
-    decode_access_token(keys, token, now=NOW.timestamp())
+    token = _token(keys, now)
+    decode_access_token(keys, token, now=now.timestamp())
     with pytest.raises(InvalidAccessToken):
-        decode_access_token(other, token, now=NOW.timestamp())
+        decode_access_token(other, token, now=now.timestamp())
 
 
-def test_a_tampered_token_is_refused_every_time():
+def test_a_tampered_token_is_refused_every_time(now):
     keys = Keys.derive("a" * 32)
-    header, payload, signature = _token(keys).split(".")
-    forged = f"{header}.{payload}.{signature[:-2]}AA"
+    header, payload, signature = _token(keys, now).split(".")
+    flipped = "B" if signature[0] == "A" else "A"  # the first character carries six signature bits
+    forged = f"{header}.{payload}.{flipped}{signature[1:]}"
     for _ in range(2):
         with pytest.raises(InvalidAccessToken):
-            decode_access_token(keys, forged, now=NOW.timestamp())
+            decode_access_token(keys, forged, now=now.timestamp())

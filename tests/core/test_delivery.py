@@ -148,8 +148,12 @@ async def test_development_logs_the_code_at_warning(client, caplog):
 async def test_a_slow_webhook_does_not_hold_up_other_requests(client, receiver):
     receiver.delay = 0.4
     send = asyncio.create_task(client.post(SEND, json={"phone": PHONE}))
-    while not receiver.requests:
-        await asyncio.sleep(0.01)
+
+    async def delivery_started() -> None:
+        while not receiver.requests:
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(delivery_started(), 5)
     other = await client.post("/api/v2/auth/login", json={"phone": "+79161234568", "otp": "0000"})
     assert not send.done()
     assert other.status_code == 422
