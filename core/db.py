@@ -118,9 +118,12 @@ class InlineSession:
             self._turn = False
             self._db.turns.release()
 
-    async def run(self, statement: Executable, params: dict[str, Any]) -> Any:
+    def _refuse_writes(self, statement: object = None) -> None:
         if self._read_only and not isinstance(statement, Select):
             raise RuntimeError("a read-only session runs SELECTs only")
+
+    async def run(self, statement: Executable, params: dict[str, Any]) -> Any:
+        self._refuse_writes(statement)
         await self._begin()
         prepared = self._db.prepared.get(statement, params)
         if prepared is None:
@@ -128,6 +131,7 @@ class InlineSession:
         return prepared.run(self._db.raw_sqlite(), params)
 
     async def exec(self, statement: Any, **kwargs: Any) -> Any:
+        self._refuse_writes(statement)
         await self._begin()
         return self._sync.exec(statement, **kwargs)
 
@@ -136,6 +140,7 @@ class InlineSession:
         return self._sync.get(entity, ident, **kwargs)
 
     async def flush(self, objects: Any = None) -> None:
+        self._refuse_writes()
         await self._begin()
         self._sync.flush(objects)
 
@@ -144,9 +149,11 @@ class InlineSession:
         self._sync.refresh(instance, attribute_names, **kwargs)
 
     def add(self, instance: Any) -> None:
+        self._refuse_writes()
         self._sync.add(instance)
 
     async def delete(self, instance: Any) -> None:
+        self._refuse_writes()
         await self._begin()
         self._sync.delete(instance)
 
@@ -157,6 +164,9 @@ class InlineSession:
         return self._db.sync_engine
 
     async def commit(self) -> None:
+        if self._read_only:  # nothing to keep: end the turn
+            await self.rollback()
+            return
         orm = self._orm
         try:
             if orm is not None:
@@ -165,7 +175,7 @@ class InlineSession:
                 orm.commit()
             if self._turn:
                 self._db.raw_sqlite().commit()  # what the ORM did not commit: the driver's statements
-                if not self._read_only and self._db.checkpoints is not None:
+                if self._db.checkpoints is not None:
                     self._db.checkpoints.committed()
         except BaseException:
             self._rollback_driver()  # leave nothing open for the next turn

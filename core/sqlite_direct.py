@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Delete, Dialect, Executable, Insert, Select, Update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 
 _REQUIRED = object()
 _CACHE_LIMIT = 512  # distinct (statement, parameter names): module constants in practice
@@ -52,13 +52,8 @@ class Rows:
 
     def scalar_one(self) -> Any:
         if len(self._rows) != 1:
-            raise LookupError(f"expected one row, got {len(self._rows)}")
+            raise (NoResultFound if not self._rows else MultipleResultsFound)("expected exactly one row")
         return self._rows[0][0]
-
-    def one_or_none(self) -> Any:
-        if len(self._rows) > 1:
-            raise LookupError(f"expected at most one row, got {len(self._rows)}")
-        return self.first()
 
 
 class Prepared:

@@ -223,10 +223,9 @@ _TAKE_ATTEMPT = (
     .values(attempts=code_table.c.attempts + 1)
     .returning(code_table.c.attempts)
 )
+# A right code: used up and counted, or (not consumed) only checked to be live, no attempt spent.
 _TAKE_ATTEMPT_AND_USE = _TAKE_ATTEMPT.values(attempts=code_table.c.attempts + 1, used_at=_NOW)
-_GIVE_BACK_ATTEMPT = (
-    update(code_table).where(code_table.c.id == bindparam("code_id")).values(attempts=code_table.c.attempts - 1)
-)
+_CHECK_LIVE = _TAKE_ATTEMPT.values(attempts=code_table.c.attempts)
 _MARK_USED = (
     update(code_table)
     .where(code_table.c.id == bindparam("code_id"), code_table.c.used_at.is_(None))
@@ -285,8 +284,8 @@ async def check_code(
         matches = code_matches(
             services.keys, scope=_scope(phone, purpose, subject), code=code, stored_hash=row.code_hash
         )
-        # the attempt is counted (and a right code used up) only if the code is still live, in one UPDATE
-        statement = _TAKE_ATTEMPT_AND_USE if matches and consume else _TAKE_ATTEMPT
+        # one conditional UPDATE: the code must still be live; a wrong guess spends an attempt
+        statement = (_TAKE_ATTEMPT_AND_USE if consume else _CHECK_LIVE) if matches else _TAKE_ATTEMPT
         attempts = (await run(session, statement, {"code_id": row.id, "now": now})).first()
         if attempts is None:
             await _raise_exhausted(session, row=row, now=now, wrong_code=wrong_code)
@@ -294,8 +293,6 @@ async def check_code(
         if not matches:
             await _count_wrong(session, services=services, phone=phone, now=now, locking=locking)
             raise InvalidCode(max(row.max_attempts - attempts[0], 0), code=wrong_code, phone=phone)
-        if not consume:
-            await run(session, _GIVE_BACK_ATTEMPT, {"code_id": row.id})
         if failures:
             await limits.record_right_code(session, phone=phone, now=now)
         return row

@@ -257,7 +257,7 @@ async def activate_token(
         raise invalid_token()
     if not user.is_active:
         account = await session.get(User, user.id)
-        if account is None:  # deleted since the token was checked
+        if account is None or account.phone != user.phone:  # deleted, or its number taken over meanwhile
             await session.rollback()
             raise invalid_token()
         user = await users.activate_account(session, user=account)

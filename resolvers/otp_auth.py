@@ -76,13 +76,16 @@ def _check_inputs(services: Services, phone: object, otp: object) -> tuple[str, 
 async def login(*, session: DbSession, services: Services, phone: object, otp: object) -> SignedIn | NeedsRegistration:
     """Sign in with a right code; with no (active) account, ask to register and leave the code usable."""
     number, code = _check_inputs(services, phone, otp)
+    # checked first (holding the phone's lock row on PostgreSQL), so the account read below
+    # is the one the phone belongs to now; the code is used up only by a sign-in
+    row = await codes.check_code(
+        session=session, services=services, phone=number, purpose=PURPOSE, code=code, consume=False
+    )
     account = await users.account_by_phone(session, phone=number)
-    active = account is not None and account[0].is_active
-    # the code is used up only by a sign-in; registration needs it again
-    await codes.check_code(session=session, services=services, phone=number, purpose=PURPOSE, code=code, consume=active)
-    if account is None or not active:
+    if account is None or not account[0].is_active:
         await session.commit()
         return NeedsRegistration(phone=number)
+    await codes.consume_code(session, row=row)
     user, phone_row = account
     return await _signed_in(session, services=services, user=user, phone=phone_row)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, insert
+from sqlalchemy import Table, bindparam, insert
 from sqlalchemy import select as core_select
 from sqlmodel import col, select, update
 
@@ -24,7 +24,7 @@ from core.security import (
 from core.services import Services
 from models import AuthSession, RefreshToken, User
 from resolvers.errors import DomainError, ErrorCode, unauthenticated
-from resolvers.users import PHONE_VIEW, USER_VIEW, PhoneRow, UserRow, phones_table, users_table
+from resolvers.users import CURRENT_PHONE_JOIN, PHONE_VIEW, USER_VIEW, PhoneRow, UserRow, phones_table, users_table
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,7 @@ _VIEWER = (
     core_select(*SESSION_VIEW.columns, *USER_VIEW.columns, *PHONE_VIEW.columns)
     .select_from(sessions_table)
     .join(users_table, users_table.c.id == sessions_table.c.user_id)
-    .outerjoin(
-        phones_table, and_(phones_table.c.user_id == users_table.c.id, phones_table.c.number == users_table.c.phone)
-    )
+    .outerjoin(phones_table, CURRENT_PHONE_JOIN)
     .where(sessions_table.c.id == bindparam("session_id"))
     .order_by(phones_table.c.id.desc())
     .limit(1)

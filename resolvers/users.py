@@ -44,12 +44,12 @@ PhoneRow: TypeAlias = Any  # Phone or a PHONE_VIEW row
 CardRow: TypeAlias = Any  # Card or a row of the cards table
 
 _CARDS_OF = core_select(cards_table).where(cards_table.c.user_id == bindparam("owner")).order_by(cards_table.c.id)
+# An account's current phone: its newest Phone row with the account's verified number.
+CURRENT_PHONE_JOIN = and_(phones_table.c.user_id == users_table.c.id, phones_table.c.number == users_table.c.phone)
 _ACCOUNT_BY_PHONE = (
     core_select(*USER_VIEW.columns, *PHONE_VIEW.columns)
     .select_from(users_table)
-    .outerjoin(
-        phones_table, and_(phones_table.c.user_id == users_table.c.id, phones_table.c.number == users_table.c.phone)
-    )
+    .outerjoin(phones_table, CURRENT_PHONE_JOIN)
     .where(users_table.c.phone == bindparam("number"))
     .order_by(phones_table.c.id.desc())
     .limit(1)

@@ -86,7 +86,7 @@ def _object(container: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 async def _viewer(request: Request) -> Viewer:
-    async with database_of(request).session() as session:
+    async with database_of(request).session(read_only=True) as session:
         return await viewer_of(request, session)
 
 
@@ -116,8 +116,7 @@ async def user_phone(request: Request) -> Response:
     `Authorization: OAuth <user token>`; 422 PHONE_NOT_FOUND without a verified phone.
     """
     viewer = await _viewer(request)
-    async with database_of(request).session() as session:
-        phone = await carwash.masked_phone(session=session, viewer=viewer)
+    phone = carwash.masked_phone(viewer=viewer)
     return json_response({"masked_phone": phone.masked, "phone_id": str(phone.phone_id)})
 
 

@@ -86,8 +86,12 @@ class PreparedDocuments(SchemaExtension):
             self.documents.keep(context.query, context.graphql_document)
 
 
+MAX_KEPT_QUERY_CHARS = 16_384  # longer texts are checked every time, never kept
+
+
 class DocumentCache:
-    """Validated documents by query text (LRU), with the limits they were checked against."""
+    """Validated documents by query text (LRU, texts up to MAX_KEPT_QUERY_CHARS), with the
+    limits they were checked against."""
 
     def __init__(self, *, rules: list[Any], max_tokens: int, maxsize: int = 512) -> None:
         self.max_tokens = max_tokens
@@ -102,6 +106,8 @@ class DocumentCache:
         return document
 
     def keep(self, query: str, document: DocumentNode) -> None:
+        if len(query) > MAX_KEPT_QUERY_CHARS:  # a 1 MiB literal kept 512 times would be ~1 GiB
+            return
         self._documents[query] = document
         if len(self._documents) > self._maxsize:
             self._documents.popitem(last=False)

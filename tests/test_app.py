@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from graphql import parse
 from sqlmodel import select
+from starlette.requests import Request
 
 from models import ServerSecret
+from rest_compat.base import request_path
+from schema.extensions import MAX_KEPT_QUERY_CHARS, DocumentCache
 from tests.conftest import make_settings
 from tests.support import gql
 from washgate.app import ConfigurationError, create_app
@@ -240,3 +244,18 @@ async def test_graphql_bodies_that_are_not_one_json_object_are_400(client, body)
     response = await client.post("/graphql", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "VALIDATION_FAILED"
+
+
+def test_the_legacy_path_is_the_one_starlette_gives():
+    """rest_compat.base.request_path skips building request.url; it must say the same."""
+    for path in ("/api/v2/auth/login", "/api/v2/a?b#c\\d", "/api/v2/é", "/api/v2/%2F"):
+        request = Request({"type": "http", "path": path, "headers": [], "query_string": b"", "server": ("h", 80)})
+        assert request_path(request) == request.url.path
+
+
+def test_long_query_texts_are_checked_every_time_and_never_kept():
+    documents = DocumentCache(rules=[], max_tokens=100)
+    short, long = "{ me { id } }", "{ me { id } }" + " " * MAX_KEPT_QUERY_CHARS
+    documents.keep(short, parse(short))
+    documents.keep(long, parse(long))
+    assert documents.get(short) is not None and documents.get(long) is None

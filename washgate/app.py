@@ -121,12 +121,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # and collect the young generation every 20 000 allocations instead of 700: a GraphQL
         # request allocates thousands of short-lived objects, and the default ran a collection
         # several times per request (GraphQL `me`: ~20 % of its CPU). Cycles still go, later.
+        thresholds = gc.get_threshold()
         gc.collect()
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
         try:
             yield
         finally:
+            gc.set_threshold(*thresholds)  # the process may go on (tests, tools): leave it as found
+            gc.unfreeze()
             graphql.view = None
             await services.events.stop()
             await services.delivery.aclose()

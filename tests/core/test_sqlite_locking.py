@@ -83,6 +83,10 @@ async def test_a_read_only_session_reads_without_the_write_lock_and_refuses_writ
             assert rows == [] and time.monotonic() - started < 0.5
             with pytest.raises(RuntimeError):
                 await run(session, update(users).values(name="x"), {})
+            with pytest.raises(RuntimeError):
+                await session.exec(update(users).values(name="x"))
+            with pytest.raises(RuntimeError):
+                session.add(User(name="x"))
     finally:
         other.execute("ROLLBACK")
         other.close()
