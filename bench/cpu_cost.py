@@ -1,6 +1,6 @@
 """CPU cost per request, in process and without a network: the number that survives a busy machine.
 
-    /work/venv/bin/python bench/cpu_cost.py [--requests 2000] [--concurrency 32] [--cprofile rest_login]
+    /work/venv/bin/python bench/cpu_cost.py [--requests 2000] [--concurrency 32] [--repeat 3] [--cprofile rest_login]
 
 Builds washgate's ASGI app (same settings as bench/run.py: fresh SQLite file, high
 limits, test phones), runs its lifespan, registers accounts, then calls the app
@@ -175,11 +175,20 @@ async def main_async(args: argparse.Namespace, database_url: str) -> int:
             if profiler:
                 profiler.enable()
             outcome = await drive(target, scenario, values[scenario.source], args.requests, args.concurrency, offset)
+            for _ in range(args.repeat - 1):  # the least CPU of several runs: the machine's noise only adds
+                offset += 1_000_000
+                again = await drive(target, scenario, values[scenario.source], args.requests, args.concurrency, offset)
+                if again["cpu"] < outcome["cpu"]:
+                    outcome = {**again, "errors": outcome["errors"] + again["errors"]}
+                else:
+                    outcome["errors"] += again["errors"]
             if profiler:
                 profiler.disable()
             n = args.requests
-            results.append((scenario, outcome, (counters.statements - statements) / n))
+            results.append((scenario, outcome, (counters.statements - statements) / n / args.repeat))
             if profiler:
+                if args.cprofile_out:
+                    profiler.dump_stats(args.cprofile_out)
                 stats = pstats.Stats(profiler).strip_dirs()
                 print(f"\n--- cProfile {scenario.name}: top by own time ---")
                 stats.sort_stats("tottime").print_stats(30)
@@ -208,9 +217,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000, help="measured requests per scenario [2000]")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight [32]")
+    parser.add_argument("--repeat", type=int, default=1, help="measure each scenario N times, keep the least CPU [1]")
     parser.add_argument("--accounts", type=int, default=200)
     parser.add_argument("--scenarios", default=",".join(names))
     parser.add_argument("--cprofile", metavar="SCENARIO", default=None, help="cProfile this scenario")
+    parser.add_argument("--cprofile-out", metavar="FILE", default=None, help="also save that profile (pstats)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="washgate-cpu-") as folder:
         workdir = Path(folder)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import strawberry
 from strawberry.tools import merge_types
 
 from schema.auth import AuthMutations
 from schema.callup import CallupMutations, CallupQueries
 from schema.carwash import CarwashMutations, CarwashQueries, CarwashSubscription
 from schema.errors import ERROR_TYPES, EXCEPTION_HANDLERS
-from schema.extensions import WashgateSchema, schema_extensions
+from schema.extensions import WashgateSchema, document_cache, schema_extensions
 from schema.oauth import OAuthMutations
 from schema.phone_binding import PhoneBindingMutations
 from schema.users import UserQueries
@@ -21,14 +20,17 @@ Mutation = merge_types(
 SUBSCRIPTION: type | None = merge_types("Subscription", (CarwashSubscription,))
 
 
-def build_schema(*, max_depth: int, max_aliases: int, max_tokens: int, introspection: bool) -> strawberry.Schema:
-    return WashgateSchema(
+def build_schema(*, max_depth: int, max_aliases: int, max_tokens: int, introspection: bool) -> WashgateSchema:
+    documents = document_cache(
+        max_depth=max_depth, max_aliases=max_aliases, max_tokens=max_tokens, introspection=introspection
+    )
+    schema = WashgateSchema(
         query=Query,
         mutation=Mutation,
         subscription=SUBSCRIPTION,
         types=ERROR_TYPES,
-        extensions=schema_extensions(
-            max_depth=max_depth, max_aliases=max_aliases, max_tokens=max_tokens, introspection=introspection
-        ),
+        extensions=schema_extensions(documents),
         exception_handlers=EXCEPTION_HANDLERS,
     )
+    schema.documents = documents
+    return schema

@@ -63,11 +63,16 @@ class User:
         return cls(id=strawberry.ID(str(row.id)), name=row.name, email=row.email, row=row, phone_row=phone)
 
     @strawberry.field(description="The account's verified phone.")
-    async def phone(self, info: Info) -> Phone | None:
-        row = self.phone_row
-        if row is UNKNOWN:
-            async with info.context.db.session() as session:
-                row = await users.current_phone(session, user=self.row)
+    def phone(self, info: Info) -> Phone | None:
+        # synchronous when the caller already read the row (sign-in, `me`): an async
+        # resolver costs a coroutine and graphql-core's awaitable handling per field
+        if self.phone_row is UNKNOWN:
+            return self._read_phone(info)  # type: ignore[return-value]  # graphql-core awaits it
+        return None if self.phone_row is None else Phone.from_model(self.phone_row)  # type: ignore[arg-type]
+
+    async def _read_phone(self, info: Info) -> Phone | None:
+        async with info.context.db.session() as session:
+            row = await users.current_phone(session, user=self.row)
         return None if row is None else Phone.from_model(row)
 
     @strawberry.field(description="Every phone the account has proven, oldest first.")
