@@ -1,14 +1,17 @@
-"""WAL checkpoints for the server's SQLite connection, run in a worker thread.
+"""WAL checkpoints for the server's SQLite connection, run off the event loop.
 
 SQLite's automatic checkpoint runs inside whichever COMMIT crosses 1000 WAL pages:
 there, on the event loop, it copies the pages back into the database file and syncs
 both files, which stalls every request in flight. The serving connection turns it
-off (`wal_autocheckpoint=0`); every CHECKPOINT_EVERY commits a checkpoint takes a turn
-on the connection like a transaction (so this process writes nothing meanwhile) and runs
-`wal_checkpoint(RESTART)` on a connection of its own in a worker thread, where the copy
-and the syncs wait without holding up the loop. RESTART also waits out (busy timeout)
-writers of other processes on the same file, so the checkpoint completes and the next
-write starts the WAL file over: it stays small even with several servers writing.
+off (`wal_autocheckpoint=0`). Every CHECKPOINT_EVERY commits, a connection of its own
+in a worker thread first copies the WAL with PASSIVE checkpoints while this process
+goes on committing (the bulk of the work, and its syncs). Then it takes a turn on the
+serving connection like a transaction (so this process writes nothing meanwhile) and
+runs `wal_checkpoint(RESTART)`: it copies the few pages committed since, syncs, and
+waits out (busy timeout) writers of other processes on the same file, so it completes
+and the next write starts the WAL file over; the WAL stays small even with several
+servers writing. Holding the turn for the whole copy, every 100 commits, had stalled
+writes ~10 % of the time under load (11 ms a checkpoint).
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import sqlite3
 
 from core.turns import Turns
 
-CHECKPOINT_EVERY = 100  # commits (a few WAL pages each)
+CHECKPOINT_EVERY = 1000  # commits (a few WAL pages each: the WAL stays under ~30 MB)
+PASSIVE_PASSES = 3  # at most, before the RESTART that holds the turn
+FEW_FRAMES = 32  # left uncopied: enough passes
 
 log = logging.getLogger("washgate.db")
 
@@ -43,9 +48,15 @@ class Checkpointer:
 
     async def _checkpoint(self) -> None:
         try:
+            # The bulk of the copy and its syncs, while this process goes on committing;
+            # each pass leaves what was committed during it.
+            for _ in range(PASSIVE_PASSES):
+                if await asyncio.to_thread(self._run, "PASSIVE") <= FEW_FRAMES:
+                    break
             await self._turns.acquire(self._turn_wait)
             try:
-                await asyncio.to_thread(self._run)
+                # The rest, then the WAL starts over (~5 ms here, mostly the syncs).
+                await asyncio.to_thread(self._run, "RESTART")
             finally:
                 self._turns.release()
         except Exception:  # the WAL only grows until the next try; nothing is lost
@@ -53,12 +64,14 @@ class Checkpointer:
         finally:
             self._task = None
 
-    def _run(self) -> None:
+    def _run(self, mode: str) -> int:
+        """A checkpoint in `mode`; the WAL frames it left uncopied."""
         if self._connection is None:
             self._connection = sqlite3.connect(
                 self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
             )
-        self._connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+        _busy, frames, copied = self._connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        return max(0, frames - copied)
 
     async def close(self) -> None:
         task = self._task

@@ -8,7 +8,7 @@ from schema.auth import AuthMutations
 from schema.callup import CallupMutations, CallupQueries
 from schema.carwash import CarwashMutations, CarwashQueries, CarwashSubscription
 from schema.errors import ERROR_TYPES, EXCEPTION_HANDLERS
-from schema.extensions import WashgateSchema, document_cache, schema_extensions
+from schema.extensions import AcyclicExecutionContext, WashgateSchema, document_cache, schema_extensions
 from schema.oauth import OAuthMutations
 from schema.phone_binding import PhoneBindingMutations
 from schema.users import UserQueries
@@ -31,6 +31,7 @@ def build_schema(*, max_depth: int, max_aliases: int, max_tokens: int, introspec
         types=ERROR_TYPES,
         extensions=schema_extensions(documents),
         exception_handlers=EXCEPTION_HANDLERS,
+        execution_context_class=AcyclicExecutionContext,
     )
     schema.documents = documents
     return schema

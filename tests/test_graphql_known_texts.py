@@ -4,6 +4,7 @@ first, fully checked request got."""
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
@@ -146,3 +147,24 @@ async def test_other_methods_and_content_types_keep_strawberrys_path(client, ful
     assert by_get.status_code == 400
     assert by_get.json()["errors"][0]["message"] == "queries are not allowed when using GET"
     assert full_runs == [query, query]  # the first POST, and the GET (which Strawberry refuses)
+
+
+async def test_an_answered_request_leaves_no_executor_for_the_cycle_collector(client, deliveries):
+    """graphql-core's executor refers to itself; washgate's lets it go with the request,
+    so GraphQL requests do not feed the cyclic garbage collector (whose pauses were the
+    server's longest)."""
+    from graphql.execution.executor import Executor
+
+    token = await signed_in(client, deliveries, "+79161230004")
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(3):
+            await gql(client, ME, token=token)
+            await gql(client, SEND_OTP, {"input": {"phone": "not a phone"}})
+        gc.collect()
+        left = [o for o in gc.garbage if isinstance(o, Executor)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert left == []
