@@ -4,10 +4,10 @@ SQLite's automatic checkpoint runs inside whichever COMMIT crosses 1000 WAL page
 there, on the event loop, it copies the pages back into the database file and syncs
 both files, which stalls every request in flight. The serving connection turns it
 off (`wal_autocheckpoint=0`). Every CHECKPOINT_EVERY commits, a connection of its own
-in a worker thread first copies the WAL with PASSIVE checkpoints while this process
+in a worker thread first copies the WAL with a PASSIVE checkpoint while this process
 goes on committing (the bulk of the work, and its syncs). Then it takes a turn on the
 serving connection like a transaction (so this process writes nothing meanwhile) and
-runs `wal_checkpoint(RESTART)`: it copies the few pages committed since, syncs, and
+runs `wal_checkpoint(RESTART)`: it copies the pages committed since, syncs, and
 waits out (busy timeout) writers of other processes on the same file, so it completes
 and the next write starts the WAL file over; the WAL stays small even with several
 servers writing. Holding the turn for the whole copy, every 100 commits, had stalled
@@ -23,8 +23,6 @@ import sqlite3
 from core.turns import Turns
 
 CHECKPOINT_EVERY = 1000  # commits (a few WAL pages each: the WAL stays under ~30 MB)
-PASSIVE_PASSES = 3  # at most, before the RESTART that holds the turn
-FEW_FRAMES = 32  # left uncopied: enough passes
 
 log = logging.getLogger("washgate.db")
 
@@ -48,14 +46,11 @@ class Checkpointer:
 
     async def _checkpoint(self) -> None:
         try:
-            # The bulk of the copy and its syncs, while this process goes on committing;
-            # each pass leaves what was committed during it.
-            for _ in range(PASSIVE_PASSES):
-                if await asyncio.to_thread(self._run, "PASSIVE") <= FEW_FRAMES:
-                    break
+            # The bulk of the copy and its syncs, while this process goes on committing.
+            await asyncio.to_thread(self._run, "PASSIVE")
             await self._turns.acquire(self._turn_wait)
             try:
-                # The rest, then the WAL starts over (~5 ms here, mostly the syncs).
+                # What was committed meanwhile, then the WAL starts over (~5-10 ms here: the syncs).
                 await asyncio.to_thread(self._run, "RESTART")
             finally:
                 self._turns.release()
@@ -64,14 +59,12 @@ class Checkpointer:
         finally:
             self._task = None
 
-    def _run(self, mode: str) -> int:
-        """A checkpoint in `mode`; the WAL frames it left uncopied."""
+    def _run(self, mode: str) -> None:
         if self._connection is None:
             self._connection = sqlite3.connect(
                 self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
             )
-        _busy, frames, copied = self._connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
-        return max(0, frames - copied)
+        self._connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
 
     async def close(self) -> None:
         task = self._task

@@ -135,17 +135,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await services.delivery.aclose()
             await db.dispose()
 
-    routes = [
+    # The busiest paths first (Starlette tries routes in order; no two of these overlap),
+    # and the longest legacy mount first: /v1/auth/phone (seed 002) must win over /v1 (seed 001).
+    routes = [Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)]
+    for api in sorted(LEGACY_APIS, key=lambda api: -max(len(prefix) for prefix in api.prefixes)):
+        routes.extend(api.routes)
+    routes += [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", graphql),
         *docs.routes(),
         *graphiql.routes(),
     ]
-    # Longest mount first: /v1/auth/phone (seed 002) must win over /v1 (seed 001).
-    for api in sorted(LEGACY_APIS, key=lambda api: -max(len(prefix) for prefix in api.prefixes)):
-        routes.extend(api.routes)
     return Starlette(
         routes=routes,
         lifespan=lifespan,

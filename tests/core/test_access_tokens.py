@@ -45,3 +45,28 @@ def test_a_tampered_token_is_refused_every_time(now):
     for _ in range(2):
         with pytest.raises(InvalidAccessToken):
             decode_access_token(keys, forged, now=now.timestamp())
+
+
+def test_signed_tokens_are_standard_hs256_and_asymmetric_keys_are_still_refused(now):
+    """The signer checks each key once: a token is what PyJWT itself would sign and
+    verify, and a key shaped like an asymmetric one is refused on every try."""
+    import dataclasses
+
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    keys = Keys.derive("a" * 32)
+    token = _token(keys, now)
+    header, claims = jwt.get_unverified_header(token), jwt.decode(token, keys.jwt, algorithms=["HS256"])
+    assert header == {"alg": "HS256", "typ": "JWT"}
+    assert claims["sub"] == "7" and claims["sid"] == "s-1" and claims["exp"] - claims["iat"] == 60
+    assert token == jwt.encode(claims, keys.jwt, algorithm="HS256")
+    pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    for _ in range(2):
+        with pytest.raises(jwt.InvalidKeyError):
+            _token(dataclasses.replace(keys, jwt=pem), now)
