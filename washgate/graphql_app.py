@@ -124,7 +124,8 @@ class WashgateGraphQL(GraphQL):
         if optimized_is_awaitable(result):
             result = await result
         if result.errors:
-            result.errors = self.masking._process_errors(result.errors)
+            masking = self.masking
+            result.errors = [masking.anonymise_error(e) if masking.should_mask_error(e) else e for e in result.errors]
         return self.create_response(process_result(result), sub_response)
 
     async def render_graphql_ide(self, request: Request) -> Response:
