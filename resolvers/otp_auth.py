@@ -20,7 +20,8 @@ CHANNELS = ("sms", "voice", "flash_call")
 
 @dataclass(frozen=True)
 class SignedIn:
-    """A signed-in account with its tokens, phone and cards (read in the same transaction)."""
+    """A signed-in account with its tokens, phone and, when asked for, its cards (read in
+    the same transaction)."""
 
     user: UserRow
     tokens: TokenPair
@@ -28,11 +29,13 @@ class SignedIn:
     cards: list[CardRow]
 
 
-async def _signed_in(session: DbSession, *, services: Services, user: UserRow, phone: PhoneRow | None) -> SignedIn:
+async def _signed_in(
+    session: DbSession, *, services: Services, user: UserRow, phone: PhoneRow | None, with_cards: bool
+) -> SignedIn:
     """Open a session for `user` (whose current Phone row is `phone`) and commit,
     returning what the APIs show of it."""
     tokens, _ = await start_session(session, services=services, user_id=user.id or 0)
-    cards = await users.cards_of(session, user_id=user.id or 0)
+    cards = await users.cards_of(session, user_id=user.id or 0) if with_cards else []
     await session.commit()
     return SignedIn(user=user, tokens=tokens, phone=phone, cards=cards)
 
@@ -73,8 +76,11 @@ def _check_inputs(services: Services, phone: object, otp: object) -> tuple[str, 
     return number, code
 
 
-async def login(*, session: DbSession, services: Services, phone: object, otp: object) -> SignedIn | NeedsRegistration:
-    """Sign in with a right code; with no (active) account, ask to register and leave the code usable."""
+async def login(
+    *, session: DbSession, services: Services, phone: object, otp: object, with_cards: bool = True
+) -> SignedIn | NeedsRegistration:
+    """Sign in with a right code; with no (active) account, ask to register and leave the code usable.
+    `with_cards=False` when the caller does not show the cards (GraphQL reads them on demand)."""
     number, code = _check_inputs(services, phone, otp)
     # checked first (holding the phone's lock row on PostgreSQL), so the account read below
     # is the one the phone belongs to now; the code is used up only by a sign-in
@@ -87,7 +93,7 @@ async def login(*, session: DbSession, services: Services, phone: object, otp: o
         return NeedsRegistration(phone=number)
     await codes.consume_code(session, row=row)
     user, phone_row = account
-    return await _signed_in(session, services=services, user=user, phone=phone_row)
+    return await _signed_in(session, services=services, user=user, phone=phone_row, with_cards=with_cards)
 
 
 async def register(
@@ -99,6 +105,7 @@ async def register(
     terms_accepted: object,
     promo_terms_accepted: object,
     name: object = None,
+    with_cards: bool = True,
 ) -> SignedIn:
     """Create the account of a phone proven by its code (or take over an inactive one)."""
     number, code = _check_inputs(services, phone, otp)
@@ -133,7 +140,7 @@ async def register(
             promo_terms_accepted=promo_terms_accepted,
         )
     phone = await users.current_phone(session, user=user)
-    return await _signed_in(session, services=services, user=user, phone=phone)
+    return await _signed_in(session, services=services, user=user, phone=phone, with_cards=with_cards)
 
 
 async def change_phone(*, session: DbSession, services: Services, viewer: Viewer, phone: object, otp: object) -> User:

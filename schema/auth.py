@@ -147,7 +147,9 @@ class AuthMutations:
     async def login(self, info: Info, input: LoginInput) -> LoginResult:
         ctx = info.context
         async with ctx.db.session() as session:
-            outcome = await otp_auth.login(session=session, services=ctx.services, phone=input.phone, otp=input.otp)
+            outcome = await otp_auth.login(
+                session=session, services=ctx.services, phone=input.phone, otp=input.otp, with_cards=False
+            )
         if isinstance(outcome, otp_auth.NeedsRegistration):
             return RegistrationRequired(phone=outcome.phone)
         return AuthSuccess(
@@ -166,6 +168,7 @@ class AuthMutations:
                 terms_accepted=input.terms_accepted,
                 promo_terms_accepted=input.promo_terms_accepted,
                 name=input.name,
+                with_cards=False,
             )
         return AuthSuccess(
             user=User.from_model(outcome.user, phone=outcome.phone), tokens=TokenPair.from_data(outcome.tokens)

@@ -1,4 +1,5 @@
-"""Query limits and the validated-document cache, built once per schema (rule classes are not rebuilt per request)."""
+"""The schema's machinery: query limits, the validated-document cache (built once per schema:
+rule classes are not rebuilt per request), error masking and an executor without a cycle."""
 
 from __future__ import annotations
 

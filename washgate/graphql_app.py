@@ -83,7 +83,7 @@ class WashgateGraphQL(GraphQL):
         """A plain JSON POST of a query or mutation whose text this schema has already
         parsed, limited and validated: executed by graphql-core on Strawberry's schema and
         executor, with the same context, error masking and response as `run`. Skips the
-        view's and Schema.execute's per-request machinery (~0.1 ms; see bench/README.md).
+        view's and Schema.execute's per-request machinery (~0.1 ms; README.md, Benchmark).
         None when anything differs (new text, GET, another content type, streaming, a
         subscription, unusual fields): `run` answers those.
         """

@@ -178,6 +178,24 @@ async def test_login_with_account(client, deliveries):
     assert result["data"]["login"]["user"]["phone"]["number"] == PHONE
 
 
+@pytest.mark.settings(otp_resend_seconds=0)
+async def test_cards_asked_for_on_sign_in_are_read_then(client, deliveries):
+    """Signing in over GraphQL does not read the cards unless the selection asks for them."""
+    with_cards = """
+    mutation Register($phone: String!, $otp: String!) {
+      register(input: {phone: $phone, otp: $otp, termsAccepted: true}) {
+        ... on AuthSuccess { user { cards { number balance } } }
+      }
+    }"""
+    await gql(client, SEND_OTP, {"phone": PHONE})
+    registered = await gql(client, with_cards, {"phone": PHONE, "otp": deliveries.last_code(PHONE)})
+    assert registered["data"]["register"] == {"user": {"cards": [{"number": "79161234567", "balance": 0}]}}
+    await gql(client, SEND_OTP, {"phone": PHONE})
+    login = with_cards.replace("Register", "Login").replace("register(", "login(").replace(", termsAccepted: true", "")
+    signed_in = await gql(client, login, {"phone": PHONE, "otp": deliveries.last_code(PHONE)})
+    assert signed_in["data"]["login"] == {"user": {"cards": [{"number": "79161234567", "balance": 0}]}}
+
+
 async def test_wrong_codes_count_down_then_exhaust(client, deliveries):
     await gql(client, SEND_OTP, {"phone": PHONE})
     code = deliveries.last_code(PHONE)
