@@ -4,14 +4,15 @@ SQLite's automatic checkpoint runs inside whichever COMMIT crosses 1000 WAL page
 there, on the event loop, it copies the pages back into the database file and syncs
 both files, which stalls every request in flight. The serving connection turns it
 off (`wal_autocheckpoint=0`). Every CHECKPOINT_EVERY commits, a connection of its own
-in a worker thread first copies the WAL with a PASSIVE checkpoint while this process
-goes on committing (the bulk of the work, and its syncs). Then it takes a turn on the
-serving connection like a transaction (so this process writes nothing meanwhile) and
-runs `wal_checkpoint(RESTART)`: it copies the pages committed since, syncs, and
-waits out (busy timeout) writers of other processes on the same file, so it completes
-and the next write starts the WAL file over; the WAL stays small even with several
-servers writing. Holding the turn for the whole copy, every 100 commits, had stalled
-writes ~10 % of the time under load (11 ms a checkpoint).
+in a worker thread copies the WAL with a PASSIVE checkpoint while this process goes
+on committing (the copy and its syncs). If nothing was committed meanwhile, the next
+write starts the WAL over by itself. Under sustained writes (or with other processes
+writing) that moment may not come, so once the WAL has grown to RESTART_FRAMES the
+checkpointer takes a turn on the serving connection like a transaction (this process
+writes nothing meanwhile) and runs `wal_checkpoint(RESTART)`: it copies what was
+committed since, syncs, and waits out (busy timeout) writers of other processes on the
+same file, so the next write starts the WAL over. Holding the turn for the whole copy,
+every 100 commits, had stalled writes ~10 % of the time under load (11 ms a checkpoint).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import sqlite3
 
 from core.turns import Turns
 
-CHECKPOINT_EVERY = 1000  # commits (a few WAL pages each: the WAL stays under ~30 MB)
+CHECKPOINT_EVERY = 1000  # commits (a few WAL pages each)
+RESTART_FRAMES = 16_384  # a WAL this long (64 MiB of 4 KiB pages) is started over, holding the turn
 
 log = logging.getLogger("washgate.db")
 
@@ -46,11 +48,15 @@ class Checkpointer:
 
     async def _checkpoint(self) -> None:
         try:
-            # The bulk of the copy and its syncs, while this process goes on committing.
-            await asyncio.to_thread(self._run, "PASSIVE")
+            # The copy and its syncs, while this process goes on committing. When nothing
+            # was committed meanwhile, the next write starts the WAL over by itself.
+            if await asyncio.to_thread(self._run, "PASSIVE") < RESTART_FRAMES:
+                return
+            # Writes never paused long enough (or other processes kept writing): the WAL
+            # has grown; copy what was committed meanwhile and start it over, holding the
+            # turn (~5-10 ms here: the syncs).
             await self._turns.acquire(self._turn_wait)
             try:
-                # What was committed meanwhile, then the WAL starts over (~5-10 ms here: the syncs).
                 await asyncio.to_thread(self._run, "RESTART")
             finally:
                 self._turns.release()
@@ -59,12 +65,14 @@ class Checkpointer:
         finally:
             self._task = None
 
-    def _run(self, mode: str) -> None:
+    def _run(self, mode: str) -> int:
+        """A checkpoint in `mode`; the WAL's length in frames."""
         if self._connection is None:
             self._connection = sqlite3.connect(
                 self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
             )
-        self._connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+        _busy, frames, _copied = self._connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        return int(frames)
 
     async def close(self) -> None:
         task = self._task

@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, make_url, select, text, update
@@ -92,9 +93,24 @@ async def test_a_read_only_session_reads_without_the_write_lock_and_refuses_writ
         other.close()
 
 
-async def test_wal_checkpoints_run_off_the_loop_and_reach_the_database_file(app, sqlite_path):
+@pytest.mark.parametrize("long_wal", [False, True])
+async def test_wal_checkpoints_run_off_the_loop_and_reach_the_database_file(app, sqlite_path, monkeypatch, long_wal):
     """The serving connection does not checkpoint inside a COMMIT; a worker thread
-    copies the WAL into the database file every CHECKPOINT_EVERY commits."""
+    copies the WAL into the database file every CHECKPOINT_EVERY commits, and the WAL
+    starts over: by itself after a PASSIVE copy that nothing raced, or by a RESTART
+    (holding the write turn) once the WAL has grown to RESTART_FRAMES."""
+    from core import sqlite_checkpoint
+
+    if long_wal:
+        monkeypatch.setattr(sqlite_checkpoint, "RESTART_FRAMES", 1)
+    modes: list[str] = []
+    run_checkpoint = sqlite_checkpoint.Checkpointer._run
+
+    def recorded(self: Any, mode: str) -> int:
+        modes.append(mode)
+        return run_checkpoint(self, mode)
+
+    monkeypatch.setattr(sqlite_checkpoint.Checkpointer, "_run", recorded)
     counters = RateCounter.__table__  # type: ignore[attr-defined]
     db = app.state.db
     window = datetime(2026, 1, 1, tzinfo=UTC)
@@ -116,9 +132,10 @@ async def test_wal_checkpoints_run_off_the_loop_and_reach_the_database_file(app,
         await asyncio.sleep(0.05)
     assert rows_in_the_database_file() >= CHECKPOINT_EVERY
     assert db.raw_sqlite().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
-    # the checkpoint ended with RESTART: the next commit writes the WAL from its start
     while db.checkpoints._task is not None and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+    assert modes == (["PASSIVE", "RESTART"] if long_wal else ["PASSIVE"])
+    # the next commit writes the WAL from its start
     async with db.session() as session:
         await run(session, insert(counters), {"key": "wal-after", "window_start": window, "count": 1})
         await session.commit()
