@@ -10,6 +10,7 @@ VALUES/SET, hence the `the_*` parameter names.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, and_, bindparam, case, delete, or_, select, update
@@ -64,8 +65,11 @@ def _take_counters(insert: type, rows: int) -> object:
     )
 
 
-# the sender's hourly cap and the global one, and for SMS the phone's daily quota
-_TAKE_COUNTERS = {rows: PerDialect(lambda insert, rows=rows: _take_counters(insert, rows)) for rows in (2, 3)}
+@cache
+def _take_counters_statement(rows: int) -> PerDialect:
+    """Built once per number of keys (2 or 3 in practice: the sender's hourly cap, the
+    global one and, for SMS, the phone's daily quota)."""
+    return PerDialect(lambda insert: _take_counters(insert, rows))
 
 
 async def take_counters(session: DbSession, *, windows: list[tuple[str, datetime, int]]) -> set[str]:
@@ -81,7 +85,7 @@ async def take_counters(session: DbSession, *, windows: list[tuple[str, datetime
     params: dict[str, object] = {}
     for i, (key, window_start, limit) in enumerate(windows):
         params[f"k{i}"], params[f"w{i}"], params[f"l{i}"] = key, window_start, limit
-    statement = _TAKE_COUNTERS[len(windows)].for_session(session)
+    statement = _take_counters_statement(len(windows)).for_session(session)
     taken = {row[0] for row in (await run(session, statement, params)).all()}
     return {key for key, _, _ in windows} - taken
 

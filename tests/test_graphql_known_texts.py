@@ -168,3 +168,23 @@ async def test_an_answered_request_leaves_no_executor_for_the_cycle_collector(cl
         gc.set_debug(0)
         gc.garbage.clear()
     assert left == []
+
+
+async def test_a_failure_outside_any_resolver_is_a_masked_error_on_both_paths(app, monkeypatch, caplog):
+    """Strawberry's Schema.execute answers a failure of the executor itself with a (masked)
+    error; the direct path must not turn it into a 500."""
+    from schema.extensions import AcyclicExecutionContext
+
+    def broken(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("executor went away")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        assert await gql(http, ME) == {"data": {"me": None}}  # the text is kept
+        monkeypatch.setattr(AcyclicExecutionContext, "__init__", broken)
+        with caplog.at_level(logging.ERROR, logger="washgate.graphql"):
+            status, answer = await twice(http, {"query": ME})
+            fresh = await gql(http, "query Fresh { me { id } }")  # a new text: Strawberry's path
+    assert status == 200
+    assert answer == fresh == {"data": None, "errors": [{"message": "Unexpected error."}]}
+    assert len([r for r in caplog.records if r.exc_info and "executor went away" in str(r.exc_info[1])]) == 3

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
-from graphql import OperationType, execute, get_operation_ast
+from graphql import ExecutionResult, GraphQLError, OperationType, execute, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -23,7 +23,6 @@ from core.db import Database
 from core.net import client_ip, request_locale
 from core.services import Services
 from schema.context import Context
-from schema.extensions import ErrorMasking
 
 
 def _media_type(content_type: str | None) -> str:
@@ -62,7 +61,6 @@ class WashgateGraphQL(GraphQL):
         self.db = db
         self.services = services
         self.graphiql_page = graphiql_page
-        self.masking = ErrorMasking()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -111,21 +109,23 @@ class WashgateGraphQL(GraphQL):
             return None
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, response=sub_response)
-        result = execute(
-            schema._schema,
-            document,
-            variable_values=variables,
-            operation_name=operation_name,
-            context_value=context,
-            is_awaitable=optimized_is_awaitable,
-            operation_extensions=extensions,
-            **execution_context_class_kwargs(schema.execution_context_class),
-        )
-        if optimized_is_awaitable(result):
-            result = await result
+        try:
+            result = execute(
+                schema._schema,
+                document,
+                variable_values=variables,
+                operation_name=operation_name,
+                context_value=context,
+                is_awaitable=optimized_is_awaitable,
+                operation_extensions=extensions,
+                **execution_context_class_kwargs(schema.execution_context_class),
+            )
+            if optimized_is_awaitable(result):
+                result = await result
+        except Exception as exc:  # outside any resolver: an error in the answer, as Schema.execute gives it
+            result = ExecutionResult(data=None, errors=[GraphQLError(str(exc), original_error=exc)])
         if result.errors:
-            masking = self.masking
-            result.errors = [masking.anonymise_error(e) if masking.should_mask_error(e) else e for e in result.errors]
+            result.errors = schema.masking.masked(result.errors)
         return self.create_response(process_result(result), sub_response)
 
     async def render_graphql_ide(self, request: Request) -> Response:
