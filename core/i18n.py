@@ -31,8 +31,9 @@ def translate(message: str, locale: str, **params: Any) -> str:
     return text
 
 
-def negotiate(header: str | None, default: str) -> str:
-    """The best supported language of an `Accept-Language`-style header, q-values honoured."""
+def negotiate(header: str | None, default: str | None) -> str | None:
+    """The best supported language of an `Accept-Language`-style header, q-values honoured;
+    `default` when it names none."""
     if not header:
         return default
     best, best_q = None, 0.0
@@ -45,7 +46,7 @@ def negotiate(header: str | None, default: str) -> str:
                 q = float(rest[2:])
             except ValueError:
                 q = 0.0
-        language = tag.strip().lower().split("-")[0]
+        language = tag.strip().lower().replace("_", "-").split("-")[0]  # en-US, and en_US as apps send
         if language == "*":
             language = default
         if language in SUPPORTED and q > best_q:

@@ -59,6 +59,7 @@ def request_locale(conn: HTTPConnection, default: str, *, lang_header: bool = Fa
     """ru or en: `Lang` (header or query, when the API has it) wins over `Accept-Language`."""
     if lang_header:
         lang = conn.headers.get("lang") or conn.query_params.get("Lang") or conn.query_params.get("lang")
-        if lang:
-            return negotiate(lang, default)
-    return negotiate(conn.headers.get("accept-language"), default)
+        chosen = negotiate(lang, None)  # a language we do not speak falls through to Accept-Language
+        if chosen is not None:
+            return chosen
+    return negotiate(conn.headers.get("accept-language"), default) or default

@@ -8,6 +8,9 @@ from functools import lru_cache
 import phonenumbers
 
 MAX_PHONE_INPUT = 32
+# What a typed number may hold after its leading `+`: phonenumbers would also dig a number
+# out of letters and other text ("x79161234567", vanity letters), which no client means.
+_PHONE_CHARS = frozenset("0123456789 -().")
 
 
 class PhoneError(ValueError):
@@ -24,9 +27,12 @@ def normalize_phone(raw: object, *, allowed: Collection[str] | None) -> str:
     Numbers without a `+` are read as Russian, as every legacy client sends them.
     `allowed` is the set of ISO regions whose numbers may be used (None: any).
     """
-    if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_PHONE_INPUT:
+    if not isinstance(raw, str) or len(raw) > MAX_PHONE_INPUT:
         raise PhoneError("invalid")
-    e164, region = _parse(raw.strip())
+    text = raw.strip()
+    if not text.removeprefix("+") or not _PHONE_CHARS.issuperset(text.removeprefix("+")):
+        raise PhoneError("invalid")
+    e164, region = _parse(text)
     if allowed is not None and region not in allowed:
         raise PhoneError("country")
     return e164

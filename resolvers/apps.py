@@ -91,8 +91,12 @@ async def app_by_token(session: DbSession, *, services: Services, app_token: str
     """The unblocked app whose CallUp token this is, else None."""
     if not app_token or len(app_token) > 64:
         return None
+    try:  # a UUID in any spelling (upper case, braces, no hyphens): tokens are issued canonical
+        canonical = str(uuid.UUID(app_token))
+    except ValueError:
+        return None
     app = (
-        await session.exec(select(ClientApp).where(ClientApp.app_token_hash == hash_token(services.keys, app_token)))
+        await session.exec(select(ClientApp).where(ClientApp.app_token_hash == hash_token(services.keys, canonical)))
     ).first()
     if app is None or app.blocked_at is not None:
         return None

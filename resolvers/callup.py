@@ -53,7 +53,8 @@ class Verification:
 
 
 def access_denied() -> DomainError:
-    return DomainError(ErrorCode.FORBIDDEN, "access denied")
+    """No app token, or an unknown or blocked one (REST 001 answers 403 `access denied`)."""
+    return DomainError(ErrorCode.UNAUTHENTICATED, "access denied")
 
 
 def order_not_found() -> DomainError:
@@ -61,7 +62,7 @@ def order_not_found() -> DomainError:
 
 
 async def app_for_token(session: DbSession, *, services: Services, app_token: str | None) -> ClientApp:
-    """The unblocked app whose CallUp token this is; FORBIDDEN `access denied` otherwise."""
+    """The unblocked app whose CallUp token this is; UNAUTHENTICATED `access denied` otherwise."""
     app = await apps.app_by_token(session, services=services, app_token=app_token)
     if app is None:
         raise access_denied()

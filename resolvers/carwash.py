@@ -156,7 +156,7 @@ def _wash_code(raw: object) -> str:
 
 
 def _car_title(raw: object) -> str:
-    if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_CAR_TITLE:
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_CAR_TITLE or not raw.isprintable():
         raise ValidationFailed("car.title", "The field {name} is missing or invalid", name="car.title")
     return raw.strip()
 

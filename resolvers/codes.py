@@ -335,5 +335,8 @@ async def _raise_exhausted(
         raise InvalidCode(0, code=wrong_code, phone=row.phone)
     retry_at = await limits.cooldown_until(session, key=cooldown_key(row.phone, row.purpose, row.channel))
     raise RateLimited(
-        max(retry_at or now, now), code=ErrorCode.ATTEMPTS_EXHAUSTED, message="Too many wrong codes, request a new one"
+        max(retry_at or now, now),
+        code=ErrorCode.ATTEMPTS_EXHAUSTED,
+        message="Too many wrong codes, request a new one",
+        phone=row.phone,
     )

@@ -76,7 +76,14 @@ def _string(value: object, field: str) -> str:
 def _valid_email(value: object) -> str:
     email = _string(value, "email").strip().lower()
     local, at, domain = email.partition("@")
-    if not at or not local or "." not in domain or len(email) > MAX_EMAIL_LENGTH or any(ch.isspace() for ch in email):
+    if (
+        not at
+        or not local
+        or "." not in domain
+        or len(email) > MAX_EMAIL_LENGTH
+        or any(ch.isspace() for ch in email)
+        or not email.isprintable()
+    ):
         raise ValidationFailed("email", "Email must be valid")
     return email
 

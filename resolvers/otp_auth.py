@@ -110,11 +110,11 @@ async def register(
     """Create the account of a phone proven by its code (or take over an inactive one)."""
     number, code = _check_inputs(services, phone, otp)
     if not isinstance(terms_accepted, bool):
-        raise ValidationFailed("isTermsAccepted", "isTermsAccepted must be a boolean value")
+        raise ValidationFailed("termsAccepted", "isTermsAccepted must be a boolean value")
     if not isinstance(promo_terms_accepted, bool):
-        raise ValidationFailed("isPromoTermsAccepted", "isPromoTermsAccepted must be a boolean value")
+        raise ValidationFailed("promoTermsAccepted", "isPromoTermsAccepted must be a boolean value")
     if not terms_accepted:
-        raise ValidationFailed("isTermsAccepted", "Terms must be accepted")
+        raise ValidationFailed("termsAccepted", "Terms must be accepted")
     if name is not None and (
         not isinstance(name, str) or not name.strip() or len(name) > 200 or not name.isprintable()
     ):

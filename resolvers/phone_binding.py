@@ -20,7 +20,7 @@ from core.db import DbSession
 from core.services import Services
 from models import Phone, User
 from resolvers import codes, limits, users
-from resolvers.errors import DomainError, ErrorCode, RateLimited
+from resolvers.errors import DomainError, ErrorCode, InvalidCode, RateLimited
 from resolvers.inputs import valid_code
 from resolvers.sessions import Viewer
 
@@ -47,6 +47,12 @@ def no_bound_phone() -> DomainError:
 
 def no_active_request() -> DomainError:
     return DomainError(ErrorCode.NO_ACTIVE_REQUEST, "No phone binding is waiting for a code")
+
+
+def expired_code(phone: str) -> InvalidCode:
+    """The binding's code ran out: a wrong code with no attempts left, and nothing pending
+    any more (`pending=False`: seed 002 answers it as 404 noActiveRequest)."""
+    return InvalidCode(0, message="The code has expired", phone=phone, pending=False)
 
 
 def other_active_request(retry_at: datetime) -> RateLimited:
@@ -182,8 +188,9 @@ async def bind_phone(
 async def confirm_binding(*, session: DbSession, services: Services, viewer: Viewer, code: object) -> Phone:
     """Bind the passport phone with the code sent by `bind_phone`; returns its row.
 
-    A wrong code costs an attempt (INVALID_OTP); spent attempts are ATTEMPTS_EXHAUSTED,
-    a locked phone RATE_LIMITED; with no usable code pending, NO_ACTIVE_REQUEST.
+    A wrong code costs an attempt (INVALID_OTP; an expired one too, with none left); spent
+    attempts are ATTEMPTS_EXHAUSTED, a locked phone RATE_LIMITED; with no code pending
+    (never asked for, used, replaced), NO_ACTIVE_REQUEST.
     """
     entered = valid_code(code, services.settings.otp_length, field="code", message="Code must be valid")
     now = utcnow()
@@ -197,8 +204,10 @@ async def confirm_binding(*, session: DbSession, services: Services, viewer: Vie
     await codes.ensure_not_locked(session, phone=passport, now=now)
     subject = str(user.id)
     pending = await codes.live_code(session, phone=passport, purpose=PURPOSE, subject=subject)
-    if pending is None or as_aware(pending.expires_at) <= now:
+    if pending is None:
         raise no_active_request()
+    if as_aware(pending.expires_at) <= now:
+        raise expired_code(passport)
     await codes.check_code(
         session=session,
         services=services,
@@ -236,7 +245,7 @@ async def unbind_phone(*, session: DbSession, services: Services, viewer: Viewer
         )
     ).all()
     if not unbound:
-        raise no_bound_phone()
+        raise DomainError(ErrorCode.NO_BOUND_PHONE, "No phone is bound to the account")
     await session.commit()
     row = await session.get(Phone, max(row[0] for row in unbound), populate_existing=True)
     assert row is not None

@@ -147,6 +147,8 @@ async def rotate_tokens(
         raise invalid_refresh_token()
     if auth_session.app_id != app_id or (via_app_endpoint and auth_session.app_id is None):
         raise invalid_refresh_token()
+    if auth_session.user_id is None:  # the account was deleted: say so every time, use nothing up
+        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "Account not found")
     used = (
         await session.exec(
             update(RefreshToken)
@@ -164,9 +166,6 @@ async def rotate_tokens(
             await revoke_session(session, session_id=auth_session.id)
             await session.commit()
         raise invalid_refresh_token()
-    if auth_session.user_id is None:
-        await session.commit()
-        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "Account not found")
     user = await session.get(User, auth_session.user_id)
     if user is None:
         raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "Account not found")

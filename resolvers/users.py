@@ -86,7 +86,8 @@ async def cards_of(session: DbSession, *, user_id: int) -> list[CardRow]:
 
 
 async def set_verified_phone(session: DbSession, *, user: User, phone: str) -> Phone:
-    """Make `phone` the account's verified phone now (a new Phone row; old ones stay).
+    """Make `phone` the account's verified phone now: its Phone row, made on the first
+    proof and verified again on each later one (so a binding of that number stays).
 
     The phone's uniqueness is the table's: another account's phone raises ACCOUNT_EXISTS.
     """
@@ -100,7 +101,8 @@ async def set_verified_phone(session: DbSession, *, user: User, phone: str) -> P
     except IntegrityError:
         await session.rollback()
         raise account_exists() from None
-    row = Phone(user_id=user.id or 0, number=phone, verified_at=now)
+    row = await current_phone(session, user=user) or Phone(user_id=user.id or 0, number=phone)
+    row.verified_at = now
     session.add(row)
     if not (await session.exec(select(Card.id).where(Card.user_id == user.id))).first():
         session.add(Card(user_id=user.id or 0, number=digits_of(phone)))

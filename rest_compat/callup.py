@@ -39,6 +39,7 @@ PHONE_DIGITS = 11
 # domain error -> HTTP status; anything not listed is invalid input (400).
 STATUSES: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_FAILED: 400,
+    ErrorCode.UNAUTHENTICATED: 403,  # the app token: `access denied`
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.INVALID_OTP: 422,
@@ -139,6 +140,13 @@ async def check_code(request: Request) -> Response:
     return _success({"success": True})
 
 
+def _without_head(route: Route) -> Route:
+    """A check spends the code: a HEAD (link checkers, proxies) must not run it (405)."""
+    assert route.methods is not None
+    route.methods.discard("HEAD")
+    return route
+
+
 API = LegacyApi(
     name="seed 001 CallUp",
     prefixes=(PREFIX,),
@@ -147,7 +155,7 @@ API = LegacyApi(
             PREFIX,
             routes=[
                 Route("/orders", create_order, methods=["POST"]),
-                Route("/auth/{order_id}/{code}", check_code, methods=["GET"]),
+                _without_head(Route("/auth/{order_id}/{code}", check_code, methods=["GET"])),
             ],
         )
     ],

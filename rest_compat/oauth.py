@@ -121,7 +121,7 @@ def driver_model(driver: Driver) -> dict[str, Any]:
 
 def _phone_value(raw: Any) -> Any:
     """The seed's Phone is `79160000000`: accept it as a JSON number too."""
-    return str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+    return str(raw) if isinstance(raw, int) and not isinstance(raw, bool) and raw > 0 else raw
 
 
 # --- handlers ----------------------------------------------------------------

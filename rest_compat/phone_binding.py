@@ -53,6 +53,8 @@ REQUEST_ERRORS = {
 
 def render_domain_error(request: Request, exc: DomainError) -> Response:
     status, code = ERRORS.get(exc.code, (400, "invalidRequest"))
+    if exc.params.get("pending") is False:  # the code expired: no request is active any more
+        status, code = ERRORS[ErrorCode.NO_ACTIVE_REQUEST]
     body: dict[str, str | None] = {"code": code}
     if code == OTHER_ACTIVE_REQUEST:
         body["nextCodeAvailableAt"] = iso_offset(getattr(exc, "retry_at", None))

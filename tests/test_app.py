@@ -174,7 +174,7 @@ async def test_code_may_be_asked_on_a_success_type_and_on_error_at_once(client):
     result = await gql(client, query, {"phone": "+79161234567"})
     assert "errors" not in result
     assert result["data"]["createVerification"]["__typename"] == "OperationError"
-    assert result["data"]["createVerification"]["code"] == "FORBIDDEN"
+    assert result["data"]["createVerification"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_different_fields_under_one_name_are_still_refused(client):

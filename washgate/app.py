@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, Router, WebSocketRoute
 
 from core.db import Database
 from core.delivery import Delivery, LogDelivery, WebhookDelivery
@@ -146,7 +146,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *docs.routes(),
         *graphiql.routes(),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[
@@ -155,3 +155,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
         exception_handlers={DomainError: domain_error, HTTPException: http_error, Exception: server_error},
     )
+    _no_slash_redirects(app.router)
+    return app
+
+
+def _no_slash_redirects(router: Router) -> None:
+    """A path with a stray trailing slash is an unknown path (404 in its API's shape), not
+    a bodiless 307 that legacy clients would not follow: off for every router, mounts too."""
+    router.redirect_slashes = False
+    for route in router.routes:
+        if isinstance(route, Mount) and isinstance(route.app, Router):
+            _no_slash_redirects(route.app)

@@ -217,6 +217,21 @@ async def test_the_uppercase_form_of_an_order_id_is_the_same_order(client, creds
     assert response.json() == SUCCESS
 
 
+async def test_the_app_token_may_be_sent_in_any_uuid_spelling(client, creds, deliveries):
+    data = await placed(client, creds.app_token.upper())
+    response = await check(client, "{" + creds.app_token.replace("-", "") + "}", data["id"], deliveries.last_code(E164))
+    assert response.json() == SUCCESS
+
+
+async def test_a_head_request_does_not_spend_the_code(client, creds, deliveries, fetch):
+    data = await placed(client, creds.app_token)
+    code = deliveries.last_code(E164)
+    head = await client.head(f"/v1/auth/{data['id']}/{code}", headers=auth(creds.app_token))
+    assert head.status_code == 405 and head.headers["allow"] == "GET"
+    assert (await code_row(fetch, data["id"])).used_at is None
+    assert (await check(client, creds.app_token, data["id"], code)).json() == SUCCESS
+
+
 # --- checking codes ----------------------------------------------------------------
 
 

@@ -240,11 +240,13 @@ async def test_order_with_a_bad_body_is_400_validation_failed(client, fetch, use
     assert await fetch(select(CarwashOrder)) == []
 
 
-async def test_order_with_an_empty_title_is_400(client, fetch, user_a):
+@pytest.mark.parametrize("title", ["  ", "T\x00x", "line\nbreak"])  # PostgreSQL refuses NUL in text
+async def test_order_with_an_empty_or_unprintable_title_is_400(client, fetch, user_a, title):
     phone_id = await phone_id_of(client, user_a)
-    response = await client.post(ORDER, json=order_body(phone_id, title="  "), headers={**user_auth(user_a), **EN})
+    response = await client.post(ORDER, json=order_body(phone_id, title=title), headers={**user_auth(user_a), **EN})
     assert response.status_code == 400
     assert response.json() == {"code": "VALIDATION_FAILED", "message": "The field car.title is missing or invalid"}
+    assert await fetch(select(CarwashOrder)) == []
 
 
 async def test_order_without_a_token_is_401_and_writes_nothing(client, fetch, user_a):

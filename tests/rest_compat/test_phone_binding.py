@@ -325,6 +325,8 @@ async def test_invalid_json_is_400_invalid_request(client, old_token):
         ({"Accept-Language": "en"}, {}, "en", "Your washgate code: {code}"),
         ({"Accept-Language": "en", "Lang": "ru"}, {}, "ru", "Ваш код washgate: {code}"),
         ({"Lang": "en-US", "Origin": "https://app.example"}, {"Origin": "ios"}, "en", "Your washgate code: {code}"),
+        ({"Lang": "en_US", "Accept-Language": "ru"}, {}, "en", "Your washgate code: {code}"),  # as apps send it
+        ({"Lang": "fr", "Accept-Language": "en"}, {}, "en", "Your washgate code: {code}"),  # unknown: next header
     ],
 )
 async def test_the_sms_speaks_the_language_of_lang(client, deliveries, old_token, headers, params, locale, text):

@@ -354,3 +354,22 @@ async def test_a_test_phones_fixed_code_does_not_outlive_spent_attempts(client, 
         assert wrong["data"]["login"]["__typename"] == "InvalidCodeError"
     result = (await gql(client, LOGIN, {"phone": "+79990000001", "otp": "1234"}))["data"]["login"]
     assert result["__typename"] == "RateLimitedError" and result["code"] == "ATTEMPTS_EXHAUSTED"
+
+
+async def test_register_without_accepting_the_terms_names_the_input_field(client, deliveries, fetch):
+    unaccepted = """
+    mutation Register($phone: String!, $otp: String!) {
+      register(input: {phone: $phone, otp: $otp, termsAccepted: false}) {
+        __typename
+        ... on ValidationError { code message field }
+      }
+    }"""
+    await gql(client, SEND_OTP, {"phone": PHONE})
+    result = await gql(client, unaccepted, {"phone": PHONE, "otp": deliveries.last_code(PHONE)})
+    assert result["data"]["register"] == {
+        "__typename": "ValidationError",
+        "code": "VALIDATION_FAILED",
+        "message": "Terms must be accepted",
+        "field": "termsAccepted",
+    }
+    assert await fetch(select(User)) == []

@@ -118,24 +118,24 @@ async def test_a_bad_chosen_code_or_phone_is_a_validation_error(client, creds, d
 
 
 @pytest.mark.parametrize("token", [None, str(uuid.uuid4()), "garbage"])
-async def test_no_or_unknown_app_token_is_forbidden(client, creds, deliveries, token):
+async def test_no_or_unknown_app_token_is_unauthenticated(client, creds, deliveries, token):
     result = await create(client, token, code="bad")
-    assert result == {"__typename": "OperationError", "code": "FORBIDDEN", "message": "access denied"}
+    assert result == {"__typename": "OperationError", "code": "UNAUTHENTICATED", "message": "access denied"}
     result = await check(client, token, str(uuid.uuid4()), "1234")
-    assert result == {"__typename": "OperationError", "code": "FORBIDDEN", "message": "access denied"}
+    assert result == {"__typename": "OperationError", "code": "UNAUTHENTICATED", "message": "access denied"}
     assert deliveries.messages == []
 
 
-async def test_a_blocked_app_is_forbidden(client, app, creds, deliveries):
+async def test_a_blocked_app_is_unauthenticated(client, app, creds, deliveries):
     created = await create(client, creds.app_token)
     async with app.state.db.session() as session:
         await apps.block_app(session, app_id=creds.app_id)
     result = await check(client, creds.app_token, created["id"], deliveries.last_code(E164))
-    assert result["__typename"] == "OperationError" and result["code"] == "FORBIDDEN"
-    assert (await create(client, creds.app_token, "79161234568"))["code"] == "FORBIDDEN"
+    assert result["__typename"] == "OperationError" and result["code"] == "UNAUTHENTICATED"
+    assert (await create(client, creds.app_token, "79161234568"))["code"] == "UNAUTHENTICATED"
     body = await query(client, creds.app_token, created["id"])
     assert body["data"]["verification"] is None
-    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_check_verification_wrong_then_right_then_again(client, creds, deliveries):

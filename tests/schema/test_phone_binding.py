@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import col, select, update
 
 from core.clock import utcnow
-from models import Cooldown, Phone, User
+from models import Cooldown, Phone, User, VerificationCode
 from tests.support import gql, wrong_code
 
 PHONE, NEW_PHONE = "+79161234567", "+79161234568"
@@ -198,7 +198,37 @@ async def test_phone_changed_until_unbind(client, deliveries, token):
 
 async def test_unbind_with_nothing_bound_is_no_bound_phone(client, token):
     refused = await unbind(client, token)
-    assert refused["__typename"] == "OperationError" and refused["code"] == "NO_BOUND_PHONE"
+    assert refused == {
+        "__typename": "OperationError",
+        "code": "NO_BOUND_PHONE",
+        "message": "No phone is bound to the account",
+    }
+
+
+async def test_an_expired_code_is_an_invalid_code_with_none_left(client, deliveries, execute, old_token):
+    await bind(client, old_token)
+    await execute(update(VerificationCode).values(expires_at=utcnow() - timedelta(seconds=1)))
+    refused = await confirm(client, old_token, bind_messages(deliveries)[-1].code)
+    assert refused == {
+        "__typename": "InvalidCodeError",
+        "attemptsLeft": 0,
+        "code": "INVALID_OTP",
+        "message": "The code has expired",
+    }
+
+
+@pytest.mark.settings(otp_resend_seconds=0)
+async def test_verifying_the_bound_number_again_keeps_it_bound(client, deliveries, token):
+    assert (await bind(client, token))["confirmationRequired"] is False
+    await gql(client, SEND_OTP, {"input": {"phone": PHONE}})
+    changed = await gql(
+        client, CHANGE_PHONE, {"input": {"phone": PHONE, "otp": deliveries.last_code(PHONE)}}, token=token
+    )
+    assert changed["data"]["changePhone"]["__typename"] == "AccountPhoneChanged"
+    me = (await gql(client, MY_PHONES, token=token))["data"]["me"]
+    assert me["phone"]["number"] == PHONE and me["phone"]["boundAt"] is not None
+    assert me["phones"] == [me["phone"]]  # one row per number, not one per proof
+    assert (await unbind(client, token))["phone"]["number"] == PHONE
 
 
 async def test_confirm_with_nothing_pending_is_no_active_request(client, old_token):
