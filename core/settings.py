@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     phone_lock_failures: int = Field(default=10, gt=0)
     phone_lock_seconds: int = Field(default=86400, ge=0)
     ip_sends_per_hour: int = Field(default=60, ge=0)
+    password_failures_per_hour: int = Field(default=10, ge=0)
     sms_hourly_limit: int = Field(default=1000, ge=0)
     allowed_countries: CommaList = ["RU"]
     trusted_proxies: CommaList = []

@@ -10,7 +10,7 @@ flips the flag.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select, update
 
@@ -24,8 +24,16 @@ from core.security import (
 )
 from core.services import Services
 from models import AuthSession, ClientApp, Driver, RefreshToken, User
-from resolvers import apps, codes, sessions, users
-from resolvers.errors import DeliveryFailed, DomainError, ErrorCode, ValidationFailed, not_found, unauthenticated
+from resolvers import apps, codes, limits, sessions, users
+from resolvers.errors import (
+    DeliveryFailed,
+    DomainError,
+    ErrorCode,
+    RateLimited,
+    ValidationFailed,
+    not_found,
+    unauthenticated,
+)
 from resolvers.inputs import valid_code, valid_phone
 from resolvers.sessions import TokenPair, Viewer
 
@@ -35,6 +43,23 @@ MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 MAX_EMAIL_LENGTH = 320
 REQUIRED = "This field is required"
+
+
+async def _take_password_try(session: DbSession, *, services: Services, account: str) -> tuple[str, datetime]:
+    """Count a password check against `account`'s hourly cap before argon2 runs (one
+    conditional upsert, committed, so parallel guesses cannot pass it); RATE_LIMITED once spent.
+    A right password gives its try back (`_give_back_password_try`): only wrong ones add up."""
+    now = utcnow()
+    key, hour = f"password:{account}", limits.hour_window(now)
+    refused = await limits.take_counters(session, windows=[(key, hour, services.settings.password_failures_per_hour)])
+    await session.commit()  # before argon2: no transaction stays open across it
+    if refused:
+        raise RateLimited(hour + timedelta(hours=1), message="Too many wrong passwords, try again later")
+    return key, hour
+
+
+async def _give_back_password_try(session: DbSession, *, taken: tuple[str, datetime]) -> None:
+    await limits.release_counter(session, key=taken[0], window_start=taken[1])
 
 
 @dataclass(frozen=True)
@@ -144,13 +169,15 @@ async def create_token(
 async def _token_by_password(
     session: DbSession, *, services: Services, app: ClientApp, email: str, password: str
 ) -> IssuedToken:
+    taken = await _take_password_try(session, services=services, account=email)
     user = (await session.exec(select(User).where(User.email == email))).first()
     stored_hash = user.password_hash if user is not None else None
-    # End the read before argon2 (~100 ms) so the connection serves others meanwhile.
+    # End the transaction before argon2 (~100 ms) so the connection serves others meanwhile.
     await session.commit()
     matches, new_hash = await verify_password(password, stored_hash)
     if user is None or not matches or not user.is_active:
         raise invalid_user()
+    await _give_back_password_try(session, taken=taken)
     if new_hash is not None:
         await session.exec(
             update(User)
@@ -381,9 +408,11 @@ async def set_password(
         if current_password is None or current_password == "":
             raise ValidationFailed("currentPassword", "The current password is required")
         current = _valid_password(current_password, "currentPassword")
+        taken = await _take_password_try(session, services=services, account=f"user:{user.id}")
         matches, _ = await verify_password(current, old_hash)
         if not matches:
             raise ValidationFailed("currentPassword", "The current password is incorrect")
+        await _give_back_password_try(session, taken=taken)
     new_hash = await hash_password(new)
     now = utcnow()
     unchanged = col(User.password_hash).is_(None) if old_hash is None else col(User.password_hash) == old_hash

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import re
 from datetime import timedelta
 
@@ -131,6 +132,24 @@ async def test_wrong_password_or_unknown_email_is_the_same_invalid_user(
     assert response.status_code == 401
     assert response.json() == {"errors": {"invalid_user": ["Bad user"]}}
     assert await fetch(select(AuthSession)) == []
+
+
+@pytest.mark.settings(password_failures_per_hour=3)
+async def test_wrong_passwords_are_capped_per_account_and_right_ones_do_not_count(app, client, client_app, fetch):
+    await make_user(app)
+    body = {"app_id": client_app.app_id, "email": EMAIL}
+    for _ in range(2):
+        assert (await client.post(TOKEN, json={**body, "password": PASSWORD})).status_code == 200
+    wrong = await asyncio.gather(*(client.post(TOKEN, json={**body, "password": "wrong-guess"}) for _ in range(6)))
+    assert sorted(response.status_code for response in wrong) == [401] * 3 + [429] * 3
+    refused = await client.post(TOKEN, json={**body, "email": EMAIL.upper(), "password": PASSWORD})
+    assert refused.status_code == 429
+    assert refused.json() == {"errors": {"too_many_requests": ["Too many wrong passwords, try again later"]}}
+    assert 1 <= int(refused.headers["Retry-After"]) <= 3600
+    # another account is not held up by this one's guesses
+    other = await client.post(TOKEN, json={**body, "email": "other@wheely.com", "password": "wrong-guess"})
+    assert other.status_code == 401
+    assert len(await fetch(select(AuthSession))) == 2
 
 
 async def test_invalid_user_in_russian(app, client, client_app):

@@ -372,6 +372,19 @@ async def test_change_password(app, client, client_app, fetch):
     ] == "UNAUTHENTICATED"
 
 
+@pytest.mark.settings(password_failures_per_hour=2)
+async def test_wrong_current_passwords_are_capped(app, client, client_app):
+    await make_user(app)
+    variables = {"appId": client_app.app_id, "email": EMAIL, "password": PASSWORD}
+    token = (await create_token(client, variables))["tokens"]["accessToken"]
+    answers = []
+    for current in ("wrong one", "wrong two", PASSWORD):
+        result = await gql(client, SET_PASSWORD, {"current": current, "new": "new password 1"}, token=token)
+        answers.append(result["data"]["setPassword"]["code"])
+    assert answers == ["VALIDATION_FAILED", "VALIDATION_FAILED", "RATE_LIMITED"]
+    assert (await create_token(client, variables))["__typename"] == "TokenIssued"  # the password is unchanged
+
+
 async def test_first_password_needs_no_current_one(client, client_app, deliveries, fetch):
     pending = (await phone_token(client, client_app))["tokens"]
     token = (await activate(client, pending["accessToken"], deliveries.last_code(PHONE)))["tokens"]["accessToken"]
