@@ -398,3 +398,16 @@ async def test_a_body_over_the_limit_is_413(client, token):
     response = await client.post(CONFIRM, headers=oauth(token), json={"code": "1" * 5000})
     assert response.status_code == 413
     assert response.json() == {"code": "payloadTooLarge"}
+
+
+@pytest.mark.settings(max_body_bytes=1024)
+@pytest.mark.parametrize("path", [BIND, UNBIND])
+async def test_a_streamed_body_over_the_limit_is_413_where_no_body_is_read(client, deliveries, token, path):
+    async def chunks():  # no Content-Length: only reading the body can find it too large
+        for _ in range(4):
+            yield b"x" * 1000
+
+    response = await client.post(path, headers=oauth(token), content=chunks())
+    assert response.status_code == 413
+    assert response.json() == {"code": "payloadTooLarge"}
+    assert bind_messages(deliveries) == []
