@@ -60,8 +60,11 @@ class Settings(BaseSettings):
     sms_hourly_limit: int = Field(default=1000, ge=0)
     allowed_countries: CommaList = ["RU"]
     trusted_proxies: CommaList = []
+    cors_origins: CommaList = []
 
-    _split_lists = field_validator("test_phones", "allowed_countries", "trusted_proxies", mode="before")(_split)
+    _split_lists = field_validator(
+        "test_phones", "allowed_countries", "trusted_proxies", "cors_origins", mode="before"
+    )(_split)
 
     @field_validator("allowed_countries")
     @classmethod

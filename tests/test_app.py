@@ -259,3 +259,36 @@ def test_long_query_texts_are_checked_every_time_and_never_kept():
     documents.keep(short, parse(short))
     documents.keep(long, parse(long))
     assert documents.get(short) is not None and documents.get(long) is None
+
+
+PREFLIGHT = {
+    "Origin": "https://app.example",
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "authorization, content-type",
+}
+
+
+async def test_no_cross_origin_access_unless_origins_are_listed(client, deliveries):
+    assert (await client.options("/graphql", headers=PREFLIGHT)).status_code == 405
+    response = await client.post("/graphql", json={"query": ME}, headers={"Origin": "https://app.example"})
+    assert response.status_code == 200 and "access-control-allow-origin" not in response.headers
+
+
+@pytest.mark.settings(cors_origins=["https://app.example"])
+async def test_listed_origins_may_call_from_a_browser(client, deliveries):
+    preflight = await client.options("/graphql", headers=PREFLIGHT)
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+    assert {"authorization", "content-type"} <= set(
+        preflight.headers["access-control-allow-headers"].lower().split(", ")
+    )
+    refused = await client.options("/graphql", headers={**PREFLIGHT, "Origin": "https://evil.example"})
+    assert refused.status_code == 400 and "access-control-allow-origin" not in refused.headers
+    sent = await client.post(
+        "/api/v2/auth/send/otp", json={"phone": "+79161234567"}, headers={"Origin": "https://app.example"}
+    )
+    assert sent.status_code == 201 and sent.headers["access-control-allow-origin"] == "https://app.example"
+    again = await client.post(
+        "/api/v2/auth/send/otp", json={"phone": "+79161234567"}, headers={"Origin": "https://app.example"}
+    )
+    assert again.status_code == 429 and again.headers["access-control-expose-headers"] == "Retry-After"

@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, Router, WebSocketRoute
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            *_cors(settings),
             Middleware(ShapedBodyLimit),
             Middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes),
         ],
@@ -157,6 +159,27 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     _no_slash_redirects(app.router)
     return app
+
+
+# What a browser app on another origin may send and read (WASHGATE_CORS_ORIGINS lists the origins).
+CORS_HEADERS = ["Authorization", "Content-Type", "Accept-Language", "Lang", "X-Application-Token"]
+
+
+def _cors(settings: Settings) -> list[Middleware]:
+    """Cross-origin browser calls (a frontend served elsewhere): off unless origins are listed.
+    Tokens travel in headers, never cookies, so no credentials mode."""
+    if not settings.cors_origins:
+        return []
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT"],
+            allow_headers=CORS_HEADERS,
+            expose_headers=["Retry-After"],
+            max_age=600,
+        )
+    ]
 
 
 def _no_slash_redirects(router: Router) -> None:
