@@ -18,6 +18,8 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.http import process_result
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema._graphql_core import execution_context_class_kwargs
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
 from core.db import Database
 from core.net import client_ip, request_locale
@@ -44,10 +46,21 @@ class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
             raise WebSocketDisconnected from exc
 
 
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws lets `connection_init` carry `"payload": null` (no parameters);
+    Strawberry closes such a connection with 4400, so read null as no parameters."""
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        if message.get("payload", {}) is None:
+            message = {"type": "connection_init"}
+        await super().handle_connection_init(message)
+
+
 class WashgateGraphQL(GraphQL):
     """POST-only JSON GraphQL (no queries or mutations by GET, no forms, no batching)."""
 
     websocket_adapter_class = TextFrameWebSocketAdapter  # type: ignore[assignment]
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(self, schema: Any, *, db: Database, services: Services, graphiql_page: Any) -> None:
         super().__init__(

@@ -523,6 +523,17 @@ async def test_a_subscription_needs_a_user(app, client, user_a):
         assert (await ws.receive_json(timeout=5)) == {"type": "complete", "id": "1"}
 
 
+async def test_a_connection_init_with_a_null_payload_is_anonymous(app):
+    async with ASGIWebSocketTransport(app=app) as transport:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            async with aconnect_ws("http://testserver/graphql", http, subprotocols=["graphql-transport-ws"]) as ws:
+                await ws.send_json({"type": "connection_init", "payload": None})
+                assert (await ws.receive_json(timeout=5))["type"] == "connection_ack"
+                await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
+                message = await ws.receive_json(timeout=5)
+                assert message["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
 async def test_a_bad_token_is_refused_at_connection(app):
     async with ASGIWebSocketTransport(app=app) as transport:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
