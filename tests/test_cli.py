@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -79,15 +80,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server(sqlite_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, Path]]:
-    """A real `washgate serve` process; yields its base URL and its log file."""
-    marker = request.node.get_closest_marker("server_args")
-    args, extra = (marker.args, marker.kwargs) if marker else ((), {})
-    database_url = extra.pop("database_url", sqlite_url)
+@contextmanager
+def serving(
+    database_url: str, log_path: Path, *args: str, **extra: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real `washgate serve` process, ready; yields its base URL and the process."""
     port = _free_port()
-    log_path = tmp_path / "server.log"
-    with log_path.open("w") as log:
+    with log_path.open("a") as log:
         process = subprocess.Popen(
             [*WASHGATE, "serve", "--port", str(port), *args],
             env=_env(database_url, **extra),
@@ -106,10 +105,49 @@ def server(sqlite_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> I
             assert process.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.2)
-        yield base, log_path
+        yield base, process
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture
+def server(sqlite_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, Path]]:
+    """A real `washgate serve` process; yields its base URL and its log file."""
+    marker = request.node.get_closest_marker("server_args")
+    args, extra = (marker.args, marker.kwargs) if marker else ((), {})
+    database_url = extra.pop("database_url", sqlite_url)
+    log_path = tmp_path / "server.log"
+    with serving(database_url, log_path, *args, **extra) as (base, _):
+        yield base, log_path
+
+
+TEST_PHONES = [f"+7999000{i:04d}" for i in range(1, 25)]
+
+
+def test_a_killed_server_loses_nothing_it_acknowledged(sqlite_url, tmp_path):
+    """Every registration answered 201 survives a SIGKILL right after it (WAL on SQLite)."""
+    test_phones = ",".join(f"{phone}=1234" for phone in TEST_PHONES)
+    log_path = tmp_path / "server.log"
+
+    def register(base: str, phone: str) -> int:
+        body = {"phone": phone, "otp": "1234", "isTermsAccepted": True, "isPromoTermsAccepted": False}
+        response = httpx.post(f"{base}/api/v2/auth/register", json=body, timeout=30)
+        assert response.status_code == 201, response.text
+        return int(response.json()["data"]["client"]["clientId"])
+
+    with serving(sqlite_url, log_path, WASHGATE_TEST_PHONES=test_phones) as (base, process):
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            acknowledged = dict(
+                zip(TEST_PHONES, pool.map(lambda phone: register(base, phone), TEST_PHONES), strict=True)
+            )
+        process.kill()  # no shutdown, no checkpoint: the last commits live only in the WAL
+        process.wait(timeout=20)
+    with serving(sqlite_url, log_path, WASHGATE_TEST_PHONES=test_phones) as (base, _):
+        for phone, client_id in acknowledged.items():
+            response = httpx.post(f"{base}/api/v2/auth/login", json={"phone": phone, "otp": "1234"}, timeout=30)
+            assert response.json()["data"]["type"] == "login-success"
+            assert response.json()["data"]["client"]["clientId"] == client_id
 
 
 def _logged_code(log_path: Path, phone: str) -> str:
