@@ -77,7 +77,10 @@ def render_domain_error(request: Request, exc: DomainError) -> Response:
         message = translate("Account phone= {phone}  is not found", locale, phone=phone)
     else:
         message = translate(exc.message, locale, **exc.params)
-    return _error(request, status, code, type_, message, retry_after_header(exc, time.time()))
+    # Retry-After goes with a limit's refusal (429), not with spent attempts' wrong-code answer
+    return _error(
+        request, status, code, type_, message, retry_after_header(exc, time.time()) if status == 429 else None
+    )
 
 
 def render_request_error(request: Request, status: int) -> Response:

@@ -164,21 +164,11 @@ def _doc_error_response(
     message: str,
     *,
     retry_after: bool = False,
-    optional_retry_after: bool = False,
 ) -> dict[str, Any]:
     example = {"code": code, "type": type_, "message": message, "timestamp": "2023-04-17T20:00:34.855Z", "path": path}
     if retry_after:
         return oa.limited(description, schema, example=example)
-    answer = oa.response(description, schema, example=example)
-    if optional_retry_after:
-        answer["headers"] = {
-            "Retry-After": {
-                **oa.RETRY_AFTER["Retry-After"],
-                "required": False,
-                "description": ("Only when the code's attempts are spent: seconds until a new code may be asked for."),
-            }
-        }
-    return answer
+    return oa.response(description, schema, example=example)
 
 
 def _doc_common(path: str, *, invalid: str, message: str = "Phone number must be valid") -> dict[str, Any]:
@@ -200,7 +190,6 @@ def _doc_code_refusals(path: str) -> dict[str, Any]:
             5,
             "api_authentication",
             "Client +79219174645 invalid otp code",
-            optional_retry_after=True,
         ),
         "429": _doc_error(
             "The phone is locked after too many wrong codes",

@@ -272,6 +272,7 @@ async def test_spent_attempts_answer_the_wrong_code_message_with_the_phone(clien
         body = response.json()
         assert (body["code"], body["type"]) == (5, "api_authentication")
         assert body["message"] == f"Client {PHONE} invalid otp code"
+        assert "retry-after" not in response.headers  # a wrong-code answer, not a limit's refusal
 
 
 async def test_request_level_errors_keep_the_shape(client):
