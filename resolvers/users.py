@@ -7,14 +7,15 @@ from typing import Any, TypeAlias
 from sqlalchemy import Table, and_, bindparam
 from sqlalchemy import select as core_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select, update
+from sqlmodel import col, delete, select, update
 
 from core.clock import utcnow
 from core.db import DbSession, insert_for, run
 from core.phones import digits_of
 from core.rows import View, split
 from core.security import hash_password
-from models import Card, Driver, Phone, User
+from models import Card, CarwashOrder, Driver, Phone, User
+from models.carwash import OrderStatus
 from resolvers.errors import DomainError, ErrorCode
 
 DEFAULT_NAME = "Новый пользователь"
@@ -207,9 +208,27 @@ async def driver_of(session: DbSession, *, user_id: int) -> Driver | None:
 
 
 async def delete_user(session: DbSession, *, user_id: int) -> bool:
-    user = await session.get(User, user_id)
-    if user is None:
+    """Delete the account (its phones, cards, driver profile and orders go with it; its
+    sessions lose it); False when there is none. Refused (INVALID_ORDER_STATUS) while it has
+    a paid or active carwash order, which the carwash network has yet to mark used: one
+    conditional DELETE, so an order paid meanwhile is not lost."""
+    paid = (
+        select(CarwashOrder.id)
+        .where(
+            col(CarwashOrder.user_id) == user_id,
+            col(CarwashOrder.status).in_([OrderStatus.PAID.value, OrderStatus.ACTIVE.value]),
+        )
+        .exists()
+    )
+    deleted = (await session.exec(delete(User).where(col(User.id) == user_id, ~paid).returning(User.id))).first()
+    if deleted is None:
+        exists = (await session.exec(select(User.id).where(User.id == user_id))).first() is not None
+        await session.rollback()
+        if exists:
+            raise DomainError(
+                ErrorCode.INVALID_ORDER_STATUS,
+                "The account has a paid or active carwash order; delete it once the order is used",
+            )
         return False
-    await session.delete(user)
     await session.commit()
     return True

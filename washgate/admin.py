@@ -70,7 +70,11 @@ async def users_delete(db: Database, services: Services, args: argparse.Namespac
     if user_id is None:
         raise AdminError(f"no user {args.id}")
     async with db.session() as session:
-        if not await users.delete_user(session, user_id=user_id):
+        try:
+            deleted = await users.delete_user(session, user_id=user_id)
+        except DomainError as exc:
+            raise AdminError(f"user {args.id} not deleted: {exc.message}") from None
+        if not deleted:
             raise AdminError(f"no user {args.id}")
     return {"id": str(user_id), "deleted": True}
 

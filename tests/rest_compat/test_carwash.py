@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from argparse import Namespace
 from datetime import timedelta
 
 import orjson
@@ -32,6 +33,8 @@ from tests.carwash_helpers import (
     signed_up,
     user_auth,
 )
+from washgate import admin
+from washgate.admin import AdminError
 
 PHONE, ORDER, ACTIVE, USED = f"{BASE}/user/phone", f"{BASE}/order", f"{BASE}/order/active", f"{BASE}/order/used"
 EN = {"Accept-Language": "en"}
@@ -533,3 +536,19 @@ async def test_limits_are_429_with_retry_after_and_other_codes_are_422():
     assert orjson.loads(limited.body) == {"code": "RATE_LIMITED", "message": "Too many requests, try again later"}
     other = render_domain_error(_request(), InvalidCode(0))
     assert other.status_code == 422 and orjson.loads(other.body)["code"] == "INVALID_OTP"
+
+
+async def test_an_account_with_a_paid_order_is_not_deleted_until_the_order_is_used(app, client, fetch, user_a, service):
+    from models import User
+
+    order = await pay(app, await place_order(client, user_a))
+    [user] = await fetch(select(User))
+    delete = Namespace(id=str(user.id))
+    with pytest.raises(AdminError, match="paid or active carwash order"):
+        await admin.users_delete(app.state.db, app.state.services, delete)
+    assert len(await fetch(select(User))) == 1 and (await only_order(fetch)).status == "PAID"
+    await activate(app, order.id)
+    used = await client.post(USED, json={"order_id": str(order.id)}, headers=bearer(service))
+    assert used.status_code == 200
+    assert await admin.users_delete(app.state.db, app.state.services, delete) == {"id": str(user.id), "deleted": True}
+    assert await fetch(select(User)) == [] and await fetch(select(CarwashOrder)) == []
