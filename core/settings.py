@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = Field(default=15, gt=0)
     graphql_max_tokens: int = Field(default=2000, gt=0)
     graphql_max_page_size: int = Field(default=100, gt=0)
+    graphql_max_subscriptions: int = Field(default=100, gt=0)  # per WebSocket connection
 
     phone_lock_failures: int = Field(default=10, gt=0)
     phone_lock_seconds: int = Field(default=86400, ge=0)

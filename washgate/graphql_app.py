@@ -70,6 +70,7 @@ class WashgateGraphQL(GraphQL):
             multipart_uploads_enabled=False,
             keep_alive=True,
             keep_alive_interval=15,
+            max_subscriptions_per_connection=services.settings.graphql_max_subscriptions,
         )
         self.db = db
         self.services = services

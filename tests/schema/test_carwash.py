@@ -534,6 +534,15 @@ async def test_a_connection_init_with_a_null_payload_is_anonymous(app):
                 assert message["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+@pytest.mark.settings(graphql_max_subscriptions=1)
+async def test_subscriptions_per_connection_are_capped(app, user_a):
+    async with subscribed(app, user_a) as ws:
+        await until_listening(app)
+        await ws.send_json({"id": "2", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
+        refused = await ws.receive_json(timeout=5)
+        assert refused == {"id": "2", "type": "error", "payload": [{"message": "Subscription limit reached"}]}
+
+
 async def test_a_bad_token_is_refused_at_connection(app):
     async with ASGIWebSocketTransport(app=app) as transport:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
