@@ -256,6 +256,8 @@ async def activate_token(
     `rotate` the session's refresh tokens are used up and a fresh pair is returned.
     """
     raw_token = _string(token, "token").strip()
+    if pin is None:
+        raise ValidationFailed("pin", REQUIRED)
     pin_code = valid_code(pin, services.settings.otp_length, field="pin", message="Pin must be valid")
     try:
         viewer = await sessions.authenticate(session, services=services, token=raw_token, allow_pending=True)

@@ -466,7 +466,7 @@ async def test_a_newer_phone_token_replaces_the_pending_one(client, client_app, 
     [
         ({"pin": "1234"}, "token", "This field is required"),
         ({"token": 12, "pin": "1234"}, "token", "Invalid value"),
-        ({"token": "t"}, "pin", "Pin must be valid"),
+        ({"token": "t"}, "pin", "This field is required"),
         ({"token": "t", "pin": "12a4"}, "pin", "Pin must be valid"),
         ({"token": "t", "pin": 12345}, "pin", "Pin must be valid"),
         ({"token": "t", "pin": True}, "pin", "Pin must be valid"),
