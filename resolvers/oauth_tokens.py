@@ -50,7 +50,8 @@ async def _take_password_try(session: DbSession, *, services: Services, account:
     conditional upsert, committed, so parallel guesses cannot pass it); RATE_LIMITED once spent.
     A right password gives its try back (`_give_back_password_try`): only wrong ones add up."""
     now = utcnow()
-    key, hour = f"password:{account}", limits.hour_window(now)
+    # keyed by a keyed hash: an e-mail may be longer than a counter key, and is kept out of the table
+    key, hour = f"password:{hash_token(services.keys, account)}", limits.hour_window(now)
     refused = await limits.take_counters(session, windows=[(key, hour, services.settings.password_failures_per_hour)])
     await session.commit()  # before argon2: no transaction stays open across it
     if refused:

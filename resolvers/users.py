@@ -15,7 +15,7 @@ from core.phones import digits_of
 from core.rows import View, split
 from core.security import hash_password
 from models import Card, CarwashOrder, Driver, Phone, User
-from models.carwash import OrderStatus
+from models.carwash import OPEN_STATUSES, OrderStatus
 from resolvers.errors import DomainError, ErrorCode
 
 DEFAULT_NAME = "Новый пользователь"
@@ -210,8 +210,19 @@ async def driver_of(session: DbSession, *, user_id: int) -> Driver | None:
 async def delete_user(session: DbSession, *, user_id: int) -> bool:
     """Delete the account (its phones, cards, driver profile and orders go with it; its
     sessions lose it); False when there is none. Refused (INVALID_ORDER_STATUS) while it has
-    a paid or active carwash order, which the carwash network has yet to mark used: one
-    conditional DELETE, so an order paid meanwhile is not lost."""
+    a paid or active carwash order, which the carwash network has yet to mark used.
+
+    The account's open orders are locked first (PostgreSQL; SQLite runs one write
+    transaction at a time), so a payment confirmed meanwhile either lands before the
+    conditional DELETE looks (and refuses it) or finds the order gone: never cascaded away."""
+    await session.exec(
+        select(CarwashOrder.id)
+        .where(
+            col(CarwashOrder.user_id) == user_id,
+            col(CarwashOrder.status).in_([status.value for status in OPEN_STATUSES]),
+        )
+        .with_for_update()
+    )
     paid = (
         select(CarwashOrder.id)
         .where(

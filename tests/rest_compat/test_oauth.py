@@ -14,7 +14,7 @@ from sqlmodel import select, update
 
 from core.clock import utcnow
 from core.security import Keys, encode_access_token
-from models import AuthSession, ClientApp, Driver, RefreshToken, User, VerificationCode
+from models import AuthSession, ClientApp, Driver, RateCounter, RefreshToken, User, VerificationCode
 from resolvers import apps, oauth_tokens, users
 from tests.support import gql, wrong_code
 from washgate import admin
@@ -150,6 +150,15 @@ async def test_wrong_passwords_are_capped_per_account_and_right_ones_do_not_coun
     other = await client.post(TOKEN, json={**body, "email": "other@wheely.com", "password": "wrong-guess"})
     assert other.status_code == 401
     assert len(await fetch(select(AuthSession))) == 2
+
+
+async def test_a_long_email_is_counted_like_any_other(client, client_app, fetch):
+    """The password cap's counter is keyed by a hash: a 312-character address fits, and is not stored."""
+    email = "a" * 300 + "@example.com"
+    response = await client.post(TOKEN, json={"app_id": client_app.app_id, "email": email, "password": PASSWORD})
+    assert response.status_code == 401 and response.json() == {"errors": {"invalid_user": ["Bad user"]}}
+    [counter] = await fetch(select(RateCounter))
+    assert counter.key.startswith("password:") and email not in counter.key and counter.count == 1
 
 
 async def test_invalid_user_in_russian(app, client, client_app):
