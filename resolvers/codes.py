@@ -223,8 +223,8 @@ _TAKE_ATTEMPT = (
     .values(attempts=code_table.c.attempts + 1)
     .returning(code_table.c.attempts)
 )
-# A right code: used up and counted, or (not consumed) only checked to be live, no attempt spent.
-_TAKE_ATTEMPT_AND_USE = _TAKE_ATTEMPT.values(attempts=code_table.c.attempts + 1, used_at=_NOW)
+# A right code spends no attempt: it is used up, or (not consumed) only checked to be live.
+_TAKE_ATTEMPT_AND_USE = _TAKE_ATTEMPT.values(attempts=code_table.c.attempts, used_at=_NOW)
 _CHECK_LIVE = _TAKE_ATTEMPT.values(attempts=code_table.c.attempts)
 _MARK_USED = (
     update(code_table)

@@ -153,6 +153,9 @@ async def test_check_verification_wrong_then_right_then_again(client, creds, del
     verification = right["verification"]
     assert verification["id"] == created["id"] and verification["status"] == "VERIFIED"
     assert verification["verifiedAt"] is not None and verification["code"] is None
+    assert verification["attemptsLeft"] == 4  # the right code spent none
+    shown = await gql(client, QUERY, {"id": created["id"]}, headers=as_app(creds.app_token))
+    assert shown["data"]["verification"]["attemptsLeft"] == 4
     again = await check(client, creds.app_token, created["id"], code)
     assert again == {
         "__typename": "InvalidCodeError",
