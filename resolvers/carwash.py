@@ -18,9 +18,11 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 from cryptography.fernet import InvalidToken
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
 
@@ -40,6 +42,9 @@ log = logging.getLogger("washgate.carwash")
 
 PAY_TOKEN_PREFIX = "payment:"
 MAX_PAY_TOKEN_LENGTH = 1024
+# A Fernet token is URL-safe base64; the decoder would skip other characters, so that
+# "<token> " and "<token>\n" would pass for the token itself.
+_PAY_TOKEN_BODY = re.compile(r"[A-Za-z0-9_-]+={0,2}")
 # Wash codes avoid characters people confuse when reading them aloud (0/O, 1/I).
 WASH_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 WASH_CODE_LENGTH = 8
@@ -120,14 +125,16 @@ def topic(user_id: int) -> str:
 
 def parse_id(raw: object, field: str) -> int | None:
     """An id sent as a decimal string or an integer; None when it names nothing
-    (another string, out of range); ValidationFailed for any other type."""
+    (another string, out of range); ValidationFailed for any other type.
+
+    A string names an id only in the one form every API shows it (`12`, not `012` or ` 12 `).
+    """
     if isinstance(raw, bool):
         raise ValidationFailed(field, "The field {name} is missing or invalid", name=field)
     if isinstance(raw, str):
-        text = raw.strip()
-        if not (text.isascii() and text.isdigit() and len(text) <= 10):
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 10 and raw[0] != "0"):
             return None
-        raw = int(text)
+        raw = int(raw)
     if isinstance(raw, int):
         return raw if 0 < raw <= MAX_ID else None
     raise ValidationFailed(field, "The field {name} is missing or invalid", name=field)
@@ -161,15 +168,37 @@ def _car_title(raw: object) -> str:
     return raw.strip()
 
 
-async def _publish(services: Services, user_id: int, order_ids: Iterable[int | None]) -> None:
+# What a subscriber is told of a change: the order as it stood right after it. Not re-read
+# when the event arrives, so each change reaches every subscriber even when the next one
+# was made first (events cross processes through PostgreSQL, later than the change).
+_NOT_IN_EVENTS = {"pay_nonce_hash"}
+
+
+def order_event(order: CarwashOrder) -> dict[str, Any]:
+    return {"order": order.model_dump(mode="json", exclude=_NOT_IN_EVENTS)}
+
+
+def order_from_event(event: object, *, user_id: int) -> CarwashOrder | None:
+    """The order an event carries, if it is one of `user_id`'s; None for anything else."""
+    snapshot = event.get("order") if isinstance(event, dict) else None
+    if not isinstance(snapshot, dict) or snapshot.get("user_id") != user_id:
+        return None
+    try:
+        return CarwashOrder.model_validate({**snapshot, "pay_nonce_hash": ""})
+    except PydanticValidationError:
+        log.warning("ignoring a malformed carwash order event")
+        return None
+
+
+async def _publish(services: Services, orders: Iterable[CarwashOrder]) -> None:
     """Tell subscribers (after commit). The change is already stored, so a failing bus is logged only."""
     if services.events is None:
         return
-    for order_id in order_ids:
+    for order in orders:
         try:
-            await services.events.publish(topic(user_id), {"order_id": order_id})
+            await services.events.publish(topic(order.user_id), order_event(order))
         except Exception:
-            log.warning("could not publish the update of carwash order %s", order_id, exc_info=True)
+            log.warning("could not publish the update of carwash order %s", order.id, exc_info=True)
 
 
 # --- pay tokens ------------------------------------------------------------
@@ -185,7 +214,7 @@ def read_pay_token(services: Services, pay_token: object) -> PayClaims:
     """What a genuine pay token carries; INVALID_TOKEN for anything forged or malformed."""
     if not isinstance(pay_token, str) or len(pay_token) > MAX_PAY_TOKEN_LENGTH:
         raise invalid_pay_token()
-    if not pay_token.startswith(PAY_TOKEN_PREFIX):
+    if not pay_token.startswith(PAY_TOKEN_PREFIX) or not _PAY_TOKEN_BODY.fullmatch(pay_token, len(PAY_TOKEN_PREFIX)):
         raise invalid_pay_token()
     try:
         payload = orjson.loads(services.keys.fernet.decrypt(pay_token[len(PAY_TOKEN_PREFIX) :].encode()))
@@ -251,7 +280,7 @@ async def create_order(
                 update(CarwashOrder)
                 .where(col(CarwashOrder.user_id) == user_id, col(CarwashOrder.status) == OrderStatus.CREATED)
                 .values(status=OrderStatus.CANCELLED, cancelled_at=now)
-                .returning(col(CarwashOrder.id))
+                .returning(CarwashOrder)
             )
         )
         .scalars()
@@ -280,7 +309,7 @@ async def create_order(
             raise too_many_codes() from None
         raise
     assert order.id is not None
-    await _publish(services, user_id, [*cancelled, order.id])
+    await _publish(services, [*cancelled, order])
     pay_token = issue_pay_token(
         services, order_id=order.id, amount=order.amount, nonce=nonce, expires_at=order.pay_expires_at
     )
@@ -397,7 +426,7 @@ async def confirm_payment(
     if paid is not None:
         await session.commit()
         log.info("carwash order %s paid (confirmed by service token %s)", paid.id, caller.id)
-        await _publish(services, paid.user_id, [paid.id])
+        await _publish(services, [paid])
         return paid
     order = await _current(session, claims.order_id)
     await session.commit()  # nothing written; ends the transaction without expiring `order`
@@ -427,7 +456,7 @@ async def activate_order(
     if active is not None:
         await session.commit()
         log.info("carwash order %s activated (service token %s)", active.id, caller.id)
-        await _publish(services, active.user_id, [active.id])
+        await _publish(services, [active])
         return active
     order = await _current(session, key)
     await session.commit()  # nothing written; ends the transaction without expiring `order`
@@ -452,7 +481,7 @@ async def mark_used(*, session: DbSession, services: Services, caller: ServiceTo
     if used is not None:
         await session.commit()
         log.info("carwash order %s used (service token %s)", used.id, caller.id)
-        await _publish(services, used.user_id, [used.id])
+        await _publish(services, [used])
         return used
     order = await _current(session, key)
     await session.commit()  # nothing written; ends the transaction without expiring `order`

@@ -32,11 +32,12 @@ def invalid_plate() -> DomainError:
 def normalize_plate(raw: object) -> str:
     """The normalised form of a plate (`x123xx` -> `Х123ХХ`), else INVALID_CAR_PLATE.
 
-    Spaces and hyphens between the parts are ignored (`А 123 ВС 77`).
+    Spaces and hyphens are ignored (`А 123 ВС 77`); any other character (a tab, a line
+    break) makes it invalid, since the plate is kept as sent.
     """
     if not isinstance(raw, str) or len(raw) > MAX_PLATE_INPUT:
         raise invalid_plate()
-    text = _SEPARATORS.sub("", raw.strip()).translate(_TO_CYRILLIC)
+    text = _SEPARATORS.sub("", raw).translate(_TO_CYRILLIC)
     if not _PLATE.fullmatch(text):
         raise invalid_plate()
     return text

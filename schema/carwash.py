@@ -289,18 +289,14 @@ class CarwashSubscription:
         token = bearer_token(ctx.authorization) or ""
         async with ctx.services.events.subscribe(carwash.topic(user_id)) as queue:
             while True:
-                event = await queue.get()
-                order_id = event.get("order_id") if isinstance(event, dict) else None
-                if not isinstance(order_id, int):
+                row = carwash.order_from_event(await queue.get(), user_id=user_id)
+                if row is None:
                     continue
                 async with ctx.db.session() as session:
                     try:
                         # The session may have ended since the connection opened.
                         await sessions.authenticate(session, services=ctx.services, token=token)
-                        row = await carwash.order_of_user(session=session, user_id=user_id, order_id=order_id)
                     except DomainError as exc:
-                        if exc.code == ErrorCode.NOT_FOUND:
-                            continue
                         raise graphql_error(exc, ctx.locale) from None
                     [order] = await _orders_with_carwashes(session, [row])
                 yield order

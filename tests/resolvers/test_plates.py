@@ -20,7 +20,7 @@ LATIN = "ABEKMHOPCTYX"
         ("A777AA777", "А777АА777"),
         ("а 123 вс 77", "А123ВС77"),
         ("а-123-вс-77", "А123ВС77"),
-        ("  е001кх199\n", "Е001КХ199"),
+        ("  е001кх199 ", "Е001КХ199"),
     ],
 )
 def test_plates_normalise_to_upper_case_cyrillic(raw, normal):
@@ -60,6 +60,11 @@ def test_mixed_scripts_compare_equal():
         "x٣٢١xx",  # Arabic-Indic digits
         "x_123_xx",
         "x123xx" * 5,
+        "x123xx\n",  # kept as sent, so only spaces and hyphens may surround or split it
+        "\nx123xx",
+        "x123xx\r\n",
+        "x123xx\x0b",
+        "\tx123xx",
         None,
         123,
         ["x123xx"],

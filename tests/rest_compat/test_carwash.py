@@ -408,6 +408,16 @@ async def test_used_is_idempotent_for_a_used_order(app, client, fetch, user_a, s
     assert (await only_order(fetch)).used_at == used_at
 
 
+@pytest.mark.parametrize("spelling", [" {id}", "{id} ", "0{id}", "+{id}", "{id}\n", "{id}.0"])
+async def test_an_id_names_an_order_only_as_the_apis_spell_it(app, client, fetch, user_a, service, spelling):
+    paid = await pay(app, await place_order(client, user_a))
+    await activate(app, paid.id, code="AAAAAAA")
+    response = await client.post(USED, json={"order_id": spelling.format(id=paid.id)}, headers=bearer(service))
+    assert response.status_code == 404 and response.json() == {"code": "NOT_FOUND", "message": "Заказ не найден"}
+    assert (await only_order(fetch)).status == "ACTIVE"
+    assert (await client.post(USED, json={"order_id": str(paid.id)}, headers=bearer(service))).status_code == 200
+
+
 async def test_used_for_an_order_that_is_not_active_is_invalid_order_status(app, client, fetch, user_a, service):
     await place_order(client, user_a)
     created = await only_order(fetch)

@@ -284,6 +284,9 @@ async def test_confirm_payment_refuses_forged_tokens(app, client, fetch, user_a,
         _reissue(app, {**claims, "o": 10**20}),
         _reissue(app, {**claims, "o": "x"}),
         "payment:" + app.state.services.keys.fernet.encrypt(b"not json").decode(),
+        pay_token + " ",  # the base64 decoder would skip what is not base64
+        pay_token + "\n",
+        pay_token[:20] + "." + pay_token[20:],
     ]
     for token in forged:
         result = await confirm(client, service, token)
@@ -502,6 +505,29 @@ async def test_a_subscriber_sees_paid_then_active_then_used(app, client, user_a,
         await confirm(client, service, created["payToken"])
         with pytest.raises(TimeoutError):
             await ws.receive_json(timeout=0.3)
+
+
+async def test_each_change_reaches_a_subscriber_even_when_later_ones_came_first(app, client, user_a, service):
+    """Events carry the order as it was right after each change, not its state when read."""
+    async with subscribed(app, user_a) as ws:
+        await until_listening(app)
+        created = await create(client, user_a)
+        replacing = await create(client, user_a, plate="a777aa77")  # cancels the first
+        order_id = replacing["order"]["id"]
+        await confirm(client, service, replacing["payToken"])
+        active = await activate(client, service, order_id)
+        await mark_used(client, service, order_id)
+        seen = [await next_update(ws) for _ in range(6)]
+    assert [(update["id"], update["status"]) for update in seen] == [
+        (created["order"]["id"], "CREATED"),
+        (created["order"]["id"], "CANCELLED"),
+        (order_id, "CREATED"),
+        (order_id, "PAID"),
+        (order_id, "ACTIVE"),
+        (order_id, "USED"),
+    ]
+    assert [update["plate"] for update in seen] == ["x123xx", "x123xx", "a777aa77", "a777aa77", None, None]
+    assert seen[4]["code"] == active["code"] and seen[4]["usedAt"] is None and seen[5]["usedAt"] is not None
 
 
 async def test_a_subscriber_sees_only_its_own_orders(app, client, deliveries, user_a, service):
