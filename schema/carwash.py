@@ -18,7 +18,7 @@ from models import CarwashOrder as CarwashOrderRow
 from models import ServiceToken
 from models.carwash import OrderStatus
 from resolvers import carwash, service_tokens, sessions
-from resolvers.errors import DomainError, ErrorCode
+from resolvers.errors import DomainError
 from schema.errors import OperationError, RateLimitedError, ValidationError, graphql_error
 
 CarwashOrderStatus = strawberry.enum(
