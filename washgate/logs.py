@@ -6,13 +6,23 @@ import logging
 import re
 from typing import Any
 
-# /v1/auth/{order_id}/{code} carries a code in its path; refresh tokens travel as query parameters.
-_CODE_IN_PATH = re.compile(r"^(/v1/auth/[^/?]+/)[^/?]+")
+# Seed 001 carries a code in its path, /v1/auth/{order_id}/{code}, and a client's malformed URL
+# may put it elsewhere after /v1/auth (`/v1/auth//1234`, `/v1//auth/{id}/1234`, `/V1/auth/1234`):
+# there every segment with a digit in it, other than an order id (a UUID), is redacted.
+# Refresh tokens and codes may also travel as query parameters.
+_AFTER_CALLUP_AUTH = re.compile(r"(?i)^(/+v1/+auth)(/[^?]*)")
+_ORDER_ID = re.compile(r"(?i)\{?[0-9a-f]{8}-?(?:[0-9a-f]{4}-?){3}[0-9a-f]{12}\}?")
 _SECRET_PARAM = re.compile(r"(?i)([?&](?:refreshToken|refresh_token|token|code|otp|pin)=)[^&]*")
 
 
+def _redact_segments(match: re.Match[str]) -> str:
+    segments = match.group(2).split("/")
+    kept = (s if _ORDER_ID.fullmatch(s) or not any(c.isdigit() for c in s) else "***" for s in segments)
+    return match.group(1) + "/".join(kept)
+
+
 def redact_path(path: str) -> str:
-    path = _CODE_IN_PATH.sub(r"\1***", path)
+    path = _AFTER_CALLUP_AUTH.sub(_redact_segments, path)
     return _SECRET_PARAM.sub(r"\1***", path)
 
 

@@ -1,0 +1,48 @@
+"""Access-log lines never carry a code or a refresh token, however the client spelt the URL."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from washgate.logs import RedactAccessLog
+
+ORDER = "61077606-b88b-4de1-9c57-6f0a97570953"
+
+
+def access_line(path: str) -> str:
+    """The access line uvicorn would write for `path`, through washgate's filter."""
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:1", "GET", path, "1.1", 200),
+        None,
+    )
+    assert RedactAccessLog().filter(record)
+    return record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        (f"/v1/auth/{ORDER}/3772", f"/v1/auth/{ORDER}/***"),
+        (f"/v1/auth/{ORDER}//3772", f"/v1/auth/{ORDER}//***"),
+        ("/v1/auth//3772", "/v1/auth//***"),
+        ("/v1/auth/3772", "/v1/auth/***"),
+        (f"/v1//auth/{ORDER}/3772", f"/v1//auth/{ORDER}/***"),
+        (f"/V1/Auth/{ORDER}/3772", f"/V1/Auth/{ORDER}/***"),
+        (f"/v1/auth/{ORDER}/3772/", f"/v1/auth/{ORDER}/***/"),
+        (f"/v1/auth/{ORDER}/x3772x?fields=1", f"/v1/auth/{ORDER}/***?fields=1"),
+        (f"/v1/auth/{ORDER.upper().replace('-', '')}/3772", f"/v1/auth/{ORDER.upper().replace('-', '')}/***"),
+        ("/v1/auth/phone/bind", "/v1/auth/phone/bind"),
+        ("/api/v2/auth/refresh?refreshToken=abc123&x=1", "/api/v2/auth/refresh?refreshToken=***&x=1"),
+        ("/anything?otp=1234", "/anything?otp=***"),
+        ("/v1/orders", "/v1/orders"),
+    ],
+)
+def test_codes_in_paths_and_secrets_in_queries_are_redacted(path, logged):
+    assert access_line(path) == f'127.0.0.1:1 - "GET {logged} HTTP/1.1" 200'
