@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from core.db import Database, DbSession
 from core.net import bearer_token, client_ip, request_locale
@@ -89,3 +89,11 @@ def retry_after_header(exc: DomainError, now_ts: float) -> dict[str, str]:
     if retry_at is None:
         return {}
     return {"Retry-After": str(max(1, int(retry_at.timestamp() - now_ts + 0.999)))}
+
+
+def without_head(route: Route) -> Route:
+    """A GET that changes state (spends a code, rotates a token): Starlette would also run it
+    for HEAD, whose answer has no body, so a link checker or proxy would use it up unseen (405)."""
+    assert route.methods is not None
+    route.methods.discard("HEAD")
+    return route

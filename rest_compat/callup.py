@@ -30,6 +30,7 @@ from rest_compat.base import (
     json_response,
     retry_after_header,
     services_of,
+    without_head,
 )
 
 PREFIX = "/v1"
@@ -140,13 +141,6 @@ async def check_code(request: Request) -> Response:
     return _success({"success": True})
 
 
-def _without_head(route: Route) -> Route:
-    """A check spends the code: a HEAD (link checkers, proxies) must not run it (405)."""
-    assert route.methods is not None
-    route.methods.discard("HEAD")
-    return route
-
-
 API = LegacyApi(
     name="seed 001 CallUp",
     prefixes=(PREFIX,),
@@ -155,7 +149,7 @@ API = LegacyApi(
             PREFIX,
             routes=[
                 Route("/orders", create_order, methods=["POST"]),
-                _without_head(Route("/auth/{order_id}/{code}", check_code, methods=["GET"])),
+                without_head(Route("/auth/{order_id}/{code}", check_code, methods=["GET"])),  # spends the code,
             ],
         )
     ],

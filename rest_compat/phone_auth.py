@@ -28,6 +28,7 @@ from rest_compat.base import (
     request_path,
     retry_after_header,
     services_of,
+    without_head,
 )
 
 PREFIX = "/api/v2"
@@ -279,7 +280,7 @@ API = LegacyApi(
                 Route("/auth/send/otp", send_otp, methods=["POST"]),
                 Route("/auth/register", register, methods=["POST"]),
                 Route("/auth/login", login, methods=["POST"]),
-                Route("/auth/refresh", refresh, methods=["GET"]),
+                without_head(Route("/auth/refresh", refresh, methods=["GET"])),  # rotates the token
             ],
         )
     ],

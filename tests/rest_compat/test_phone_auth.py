@@ -247,6 +247,15 @@ async def test_refresh_rotates_and_a_reused_token_ends_the_session(client, deliv
     assert (await client.request("GET", REFRESH, json={"refreshToken": second})).status_code == 401
 
 
+async def test_a_head_request_does_not_rotate_the_refresh_token(client, deliveries):
+    data = await registered(client, deliveries)
+    token = data["tokens"]["refreshToken"]
+    head = await client.head(REFRESH, params={"refreshToken": token})
+    assert head.status_code == 405 and head.headers["allow"] == "GET"
+    response = await client.get(REFRESH, params={"refreshToken": token})
+    assert response.status_code == 200 and response.json()["data"]["refreshToken"] != token
+
+
 async def test_refresh_without_token_is_400_code_40(client):
     response = await client.get(REFRESH)
     assert response.status_code == 400 and response.json()["code"] == 40
