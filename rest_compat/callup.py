@@ -149,7 +149,7 @@ API = LegacyApi(
             PREFIX,
             routes=[
                 Route("/orders", create_order, methods=["POST"]),
-                without_head(Route("/auth/{order_id}/{code}", check_code, methods=["GET"])),  # spends the code,
+                without_head(Route("/auth/{order_id}/{code}", check_code, methods=["GET"])),  # spends the code
             ],
         )
     ],
