@@ -41,6 +41,13 @@ def access_line(path: str) -> str:
         ("/v1/auth/phone/bind", "/v1/auth/phone/bind"),
         ("/api/v2/auth/refresh?refreshToken=abc123&x=1", "/api/v2/auth/refresh?refreshToken=***&x=1"),
         ("/anything?otp=1234", "/anything?otp=***"),
+        ("/api/v2/auth/refresh?refresh%54oken=abc", "/api/v2/auth/refresh?refresh%54oken=***"),
+        (
+            "/api/v2/auth/refresh?REFRESHTOKEN=abc&refresh_token=def",
+            "/api/v2/auth/refresh?REFRESHTOKEN=***&refresh_token=***",
+        ),
+        ("/auth/oauth/x?p%69n=1234&a=b", "/auth/oauth/x?p%69n=***&a=b"),
+        ("/x?otp", "/x?otp"),
         ("/v1/orders", "/v1/orders"),
     ],
 )

@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
+from urllib.parse import unquote_plus
 
 # Seed 001 carries a code in its path, /v1/auth/{order_id}/{code}, and a client's malformed URL
 # may put it elsewhere after /v1/auth (`/v1/auth//1234`, `/v1//auth/{id}/1234`, `/V1/auth/1234`):
 # there every segment with a digit in it, other than an order id (a UUID), is redacted.
 # Refresh tokens and codes may also travel as query parameters.
-_AFTER_CALLUP_AUTH = re.compile(r"(?i)^(/+v1/+auth)(/[^?]*)")
+_AFTER_CALLUP_AUTH = re.compile(r"(?i)^(/+v1/+auth)(/.*)")
 _ORDER_ID = re.compile(r"(?i)\{?[0-9a-f]{8}-?(?:[0-9a-f]{4}-?){3}[0-9a-f]{12}\}?")
-_SECRET_PARAM = re.compile(r"(?i)([?&](?:refreshToken|refresh_token|token|code|otp|pin)=)[^&]*")
+_SECRET_PARAMS = frozenset({"refreshtoken", "refresh_token", "token", "code", "otp", "pin"})
 
 
 def _redact_segments(match: re.Match[str]) -> str:
@@ -21,9 +22,21 @@ def _redact_segments(match: re.Match[str]) -> str:
     return match.group(1) + "/".join(kept)
 
 
+def _redact_query(query: str) -> str:
+    """Values of secret parameters, however their names are spelt (`refresh%54oken` is read
+    as `refreshToken` by the server, so it is one here too)."""
+    pairs = []
+    for pair in query.split("&"):
+        name, equals, _value = pair.partition("=")
+        secret = equals and unquote_plus(name).lower() in _SECRET_PARAMS
+        pairs.append(f"{name}=***" if secret else pair)
+    return "&".join(pairs)
+
+
 def redact_path(path: str) -> str:
+    path, question, query = path.partition("?")
     path = _AFTER_CALLUP_AUTH.sub(_redact_segments, path)
-    return _SECRET_PARAM.sub(r"\1***", path)
+    return path + question + _redact_query(query) if question else path
 
 
 class RedactAccessLog(logging.Filter):
