@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,9 @@ class LegacyApi:
     render_domain_error: Callable[[Request, DomainError], Response]
     render_request_error: Callable[[Request, int], Response]
     lang_header: bool = False
+    # An API whose credential is checked before anything else: its refusal (or None when the
+    # credential is good), answered instead of a 404, 405 or 413 on its paths.
+    refuse_credentials: Callable[[Request], Awaitable[Response | None]] | None = None
 
     def locale(self, conn: HTTPConnection) -> str:
         return request_locale(conn, self.default_locale, lang_header=self.lang_header)

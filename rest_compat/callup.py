@@ -2,7 +2,8 @@
 
 Every answer is the envelope `{"data": ..., "errors": null}` or
 `{"data": null, "errors": [{"message": ...}]}`; the app token (`X-Application-Token`)
-is checked before anything else, so 403 `access denied` wins over every other error.
+is checked before anything else, so 403 `access denied` wins over every other error
+(an unknown path, a wrong method and an oversized body included).
 """
 
 from __future__ import annotations
@@ -74,6 +75,16 @@ def render_domain_error(request: Request, exc: DomainError) -> Response:
 def render_request_error(request: Request, status: int) -> Response:
     message = REQUEST_ERRORS.get(status, REQUEST_ERRORS[INTERNAL_ERROR])
     return _failure(status, translate(message, API.locale(request)))
+
+
+async def refuse_credentials(request: Request) -> Response | None:
+    """403 `access denied` for a missing, unknown or blocked app token, else None."""
+    try:
+        async with database_of(request).session() as session:
+            await _app(request, session)
+    except DomainError as exc:
+        return render_domain_error(request, exc)
+    return None
 
 
 async def _app(request: Request, session: Any) -> ClientApp:
@@ -156,4 +167,5 @@ API = LegacyApi(
     default_locale="en",
     render_domain_error=render_domain_error,
     render_request_error=render_request_error,
+    refuse_credentials=refuse_credentials,
 )

@@ -82,15 +82,15 @@ async def domain_error(request: Request, exc: Exception) -> Response:
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    response = render_request_error(request, exc.status_code)
-    if exc.headers:
+    response = await render_request_error(request, exc.status_code)
+    if exc.headers and response.status_code == exc.status_code:  # a 405's Allow, not on a 403
         response.headers.update(exc.headers)
     return response
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return render_request_error(request, 500)
+    return await render_request_error(request, 500)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

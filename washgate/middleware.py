@@ -14,11 +14,22 @@ from washgate.graphql_app import graphql_error_response
 log = logging.getLogger("washgate")
 
 
-def render_request_error(request: Request, status: int) -> Response:
-    """404, 405, 413 or 500 for `request.url.path`, shaped by the API that owns the path."""
+async def render_request_error(request: Request, status: int) -> Response:
+    """404, 405, 413 or 500 for `request.url.path`, shaped by the API that owns the path.
+
+    An API that checks its credential first answers a bad one instead of a 404, 405 or 413.
+    """
     path = request.url.path
     api = api_for_path(path)
     if api is not None:
+        if api.refuse_credentials is not None and status != 500:
+            try:
+                refusal = await api.refuse_credentials(request)
+            except Exception:  # the database is away: the request error still stands
+                log.warning("credential check failed on %s", path, exc_info=True)
+                refusal = None
+            if refusal is not None:
+                return refusal
         return api.render_request_error(request, status)
     message = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}.get(
         status, "Internal server error"
@@ -47,7 +58,7 @@ class ShapedBodyLimit:
                 headers = dict(message.get("headers", []))
                 if headers.get(b"content-type", b"").startswith(b"text/plain"):
                     replaced = True
-                    response = render_request_error(Request(scope), 413)
+                    response = await render_request_error(Request(scope), 413)
                     await response(scope, receive, send)
                     return
             if replaced:

@@ -400,6 +400,30 @@ async def test_request_level_errors_keep_the_envelope(client, creds):
     assert big.status_code == 413 and big.json() == failure("payload too large")
 
 
+@pytest.mark.parametrize("token", [None, str(uuid.uuid4())])
+async def test_a_bad_token_is_403_before_request_level_errors(client, token, deliveries):
+    headers = {} if token is None else auth(token)
+    for method, path in (
+        ("GET", ORDERS),
+        ("PUT", ORDERS),
+        ("POST", "/v1/auth/x/1234"),
+        ("HEAD", f"/v1/auth/{uuid.uuid4()}/1234"),
+        ("GET", "/v1/nowhere"),
+        ("GET", "/v1/auth/only-an-id"),
+        ("GET", "/v1/orders/"),
+    ):
+        response = await client.request(method, path, headers=headers)
+        assert response.status_code == 403, (method, path)
+        assert "allow" not in response.headers
+        if method != "HEAD":
+            assert response.json() == failure("access denied")
+    big = await client.post(
+        ORDERS, content=b"{" + b" " * 1_100_000 + b"}", headers={**headers, "content-type": "application/json"}
+    )
+    assert big.status_code == 403 and big.json() == failure("access denied")
+    assert deliveries.messages == []
+
+
 async def test_an_unexpected_failure_is_500_internal_error(app, creds, monkeypatch):
     from resolvers import callup
 
@@ -430,7 +454,7 @@ async def test_messages_follow_accept_language(client, creds, deliveries):
     assert response.json() == failure("Неверный код")
     response = await check(client, creds.app_token, data["id"], "12", headers=ru)
     assert response.json() == failure("Код должен состоять из 4 цифр")
-    response = await client.get("/v1/nowhere", headers=ru)
+    response = await client.get("/v1/nowhere", headers={**ru, **auth(creds.app_token)})
     assert response.json() == failure("не найдено")
-    response = await client.get(ORDERS, headers={"Accept-Language": "en-US,en;q=0.9"})
+    response = await client.get(ORDERS, headers={"Accept-Language": "en-US,en;q=0.9", **auth(creds.app_token)})
     assert response.json() == failure("method not allowed")
