@@ -233,6 +233,16 @@ _MARK_USED = (
     .returning(code_table.c.id)
 )
 _ENDED = select(code_table.c.used_at, code_table.c.revoked_at).where(code_table.c.id == bindparam("code_id"))
+_NEWEST_CODE = (
+    select(code_table.c.code_hash, code_table.c.used_at)
+    .where(
+        code_table.c.phone == bindparam("the_phone"),
+        code_table.c.purpose == bindparam("the_purpose"),
+        code_table.c.subject == bindparam("the_subject"),
+    )
+    .order_by(code_table.c.id.desc())
+    .limit(1)
+)
 
 
 async def check_code(
@@ -277,7 +287,10 @@ async def check_code(
                 await limits.record_right_code(session, phone=phone, now=now)
             return row
         if row is None or row.expires_at <= now:
-            await _count_wrong(session, services=services, phone=phone, now=now, locking=locking)
+            if not await is_spent_code(
+                session, services=services, row=row, phone=phone, purpose=purpose, subject=subject, code=code
+            ):
+                await _count_wrong(session, services=services, phone=phone, now=now, locking=locking)
             raise InvalidCode(0, code=wrong_code, phone=phone)
         if row.attempts >= row.max_attempts:
             await _raise_exhausted(session, row=row, now=now, wrong_code=wrong_code)
@@ -313,6 +326,29 @@ async def _mark_used(session: DbSession, *, row: CodeRow, now: datetime, wrong_c
     used = (await run(session, _MARK_USED, {"code_id": row.id, "now": now})).first()
     if used is None:
         raise InvalidCode(0, code=wrong_code, phone=row.phone)
+
+
+async def is_spent_code(
+    session: DbSession,
+    *,
+    services: Services,
+    phone: str,
+    purpose: str,
+    code: str,
+    subject: str = "",
+    row: CodeRow | None = None,
+) -> bool:
+    """Whether `code` is the newest code, already used (a double tap, a retried request)
+    or expired (a slow user): refused, but no guess, so not counted towards the phone lock."""
+    if row is None:
+        params = {"the_phone": phone, "the_purpose": purpose, "the_subject": subject}
+        newest = (await run(session, _NEWEST_CODE, params)).first()
+        if newest is None or newest.used_at is None:
+            return False
+        stored_hash = newest.code_hash
+    else:
+        stored_hash = row.code_hash
+    return code_matches(services.keys, scope=_scope(phone, purpose, subject), code=code, stored_hash=stored_hash)
 
 
 async def _count_wrong(session: DbSession, *, services: Services, phone: str, now: datetime, locking: bool) -> None:

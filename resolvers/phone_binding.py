@@ -189,8 +189,9 @@ async def confirm_binding(*, session: DbSession, services: Services, viewer: Vie
     """Bind the passport phone with the code sent by `bind_phone`; returns its row.
 
     A wrong code costs an attempt (INVALID_OTP; an expired one too, with none left); spent
-    attempts are ATTEMPTS_EXHAUSTED, a locked phone RATE_LIMITED; with no code pending
-    (never asked for, used, replaced), NO_ACTIVE_REQUEST.
+    attempts are ATTEMPTS_EXHAUSTED, a locked phone RATE_LIMITED; the used code entered again
+    INVALID_OTP with none left; any other code with none pending (never asked for, used,
+    replaced), NO_ACTIVE_REQUEST.
     """
     entered = valid_code(code, services.settings.otp_length, field="code", message="Code must be valid")
     now = utcnow()
@@ -205,6 +206,11 @@ async def confirm_binding(*, session: DbSession, services: Services, viewer: Vie
     subject = str(user.id)
     pending = await codes.live_code(session, phone=passport, purpose=PURPOSE, subject=subject)
     if pending is None:
+        spent = await codes.is_spent_code(
+            session, services=services, phone=passport, purpose=PURPOSE, subject=subject, code=entered
+        )
+        if spent:  # the code that bound the phone, entered again
+            raise InvalidCode(0, message="The code has already been used", phone=passport, pending=False)
         raise no_active_request()
     if as_aware(pending.expires_at) <= now:
         raise expired_code(passport)

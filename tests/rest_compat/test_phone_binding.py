@@ -279,6 +279,14 @@ async def test_confirm_with_nothing_pending_is_404(client, old_token):
     assert response.json() == {"code": "noActiveRequest"}
 
 
+async def test_confirm_with_the_used_code_again_is_404(client, deliveries, old_token):
+    await client.post(BIND, headers=oauth(old_token))
+    code = bind_messages(deliveries)[-1].code
+    assert (await client.post(CONFIRM, headers=oauth(old_token), json={"code": code})).status_code == 200
+    response = await client.post(CONFIRM, headers=oauth(old_token), json={"code": code})
+    assert response.status_code == 404 and response.json() == {"code": "noActiveRequest"}
+
+
 async def test_confirm_after_the_code_expired_is_404(client, deliveries, execute, old_token):
     await client.post(BIND, headers=oauth(old_token))
     await execute(update(VerificationCode).values(expires_at=utcnow() - timedelta(seconds=1)))

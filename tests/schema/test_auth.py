@@ -238,6 +238,41 @@ async def test_phone_lock_survives_resends(client, deliveries):
     assert error["__typename"] == "RateLimitedError" and error["code"] == "RATE_LIMITED"
 
 
+@pytest.mark.settings(otp_resend_seconds=0, phone_lock_failures=3)
+async def test_a_used_right_code_sent_again_is_refused_but_never_locks_the_phone(client, deliveries, fetch):
+    from models import PhoneLock
+
+    await sign_up(client, deliveries)
+    used = deliveries.last_code(PHONE)
+    for _ in range(5):  # a double tap, a client retrying a request that did succeed
+        again = (await gql(client, LOGIN, {"phone": PHONE, "otp": used}))["data"]["login"]
+        assert again["__typename"] == "InvalidCodeError" and again["attemptsLeft"] == 0
+    assert await fetch(select(PhoneLock)) == []
+    await gql(client, SEND_OTP, {"phone": PHONE})
+    fresh = deliveries.last_code(PHONE)
+    assert (await gql(client, LOGIN, {"phone": PHONE, "otp": fresh}))["data"]["login"]["__typename"] == "AuthSuccess"
+    # a wrong code after the used one still counts
+    for _ in range(3):
+        await gql(client, LOGIN, {"phone": PHONE, "otp": wrong_code(fresh)})
+    [lock] = await fetch(select(PhoneLock))
+    assert lock.failures == 3 and lock.locked_until is not None
+
+
+@pytest.mark.settings(otp_resend_seconds=0, phone_lock_failures=2)
+async def test_parallel_taps_of_one_right_code_register_once_and_lock_nothing(client, deliveries, fetch):
+    from models import PhoneLock
+
+    await gql(client, SEND_OTP, {"phone": PHONE})
+    code = deliveries.last_code(PHONE)
+    results = await asyncio.gather(*(gql(client, REGISTER, {"phone": PHONE, "otp": code}) for _ in range(8)))
+    kinds = sorted(result["data"]["register"]["__typename"] for result in results)
+    assert kinds.count("AuthSuccess") == 1 and set(kinds) <= {"AuthSuccess", "InvalidCodeError"}, kinds
+    assert await fetch(select(PhoneLock)) == []
+    await gql(client, SEND_OTP, {"phone": PHONE})
+    result = await gql(client, LOGIN, {"phone": PHONE, "otp": deliveries.last_code(PHONE)})
+    assert result["data"]["login"]["__typename"] == "AuthSuccess"
+
+
 @pytest.mark.settings(otp_max_attempts=10, phone_lock_failures=2)
 async def test_a_burst_of_wrong_codes_is_stopped_by_the_phone_lock(client, deliveries, fetch):
     from models import PhoneLock

@@ -231,6 +231,21 @@ async def test_verifying_the_bound_number_again_keeps_it_bound(client, deliverie
     assert (await unbind(client, token))["phone"]["number"] == PHONE
 
 
+async def test_the_used_code_entered_again_is_an_invalid_code_with_none_left(client, deliveries, old_token):
+    await bind(client, old_token)
+    code = bind_messages(deliveries)[-1].code
+    assert (await confirm(client, old_token, code))["__typename"] == "PhoneBound"
+    assert await confirm(client, old_token, code) == {
+        "__typename": "InvalidCodeError",
+        "attemptsLeft": 0,
+        "code": "INVALID_OTP",
+        "message": "The code has already been used",
+    }
+    # another code with nothing pending is not a code of this binding
+    other = await confirm(client, old_token, wrong_code(code))
+    assert other["__typename"] == "OperationError" and other["code"] == "NO_ACTIVE_REQUEST"
+
+
 async def test_confirm_with_nothing_pending_is_no_active_request(client, old_token):
     refused = await confirm(client, old_token, "1234")
     assert refused["__typename"] == "OperationError" and refused["code"] == "NO_ACTIVE_REQUEST"
