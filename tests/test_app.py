@@ -212,7 +212,8 @@ async def test_an_unexpected_failure_is_a_500_in_the_api_shape(app, monkeypatch,
 
     monkeypatch.setattr(otp_auth, "send_otp", broken)
     monkeypatch.setattr(sessions, "authenticate", broken)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    # nothing reaches the server: uvicorn closes the connection on an error the app raises
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         response = await http.request(
             method, path, json={"phone": "+79161234567"}, headers={"Authorization": "OAuth x.y.z"}

@@ -40,6 +40,40 @@ async def render_request_error(request: Request, status: int) -> Response:
     return JSONResponse({"detail": message}, status_code=status)
 
 
+class RenderUnexpected:
+    """An unexpected error answers the API's 500, and the connection stays open.
+
+    Starlette's outermost middleware re-raises an error after its handler has answered,
+    and uvicorn then closes the connection: a keep-alive client's next request on it
+    would be lost. Only an error after the answer has started still reaches the server
+    (half an answer can only be ended by closing the connection).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            request = Request(scope)
+            log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+            response = await render_request_error(request, 500)
+            await response(scope, receive, send)
+
+
 class ShapedBodyLimit:
     """Starlette's body limit answers 413 in plain text; answer it in the API's shape."""
 
