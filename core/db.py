@@ -25,6 +25,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from core.settings import Settings
 from core.sqlite_checkpoint import Checkpointer
 from core.sqlite_direct import PreparedCache, Rows
 from core.turns import Turns
@@ -39,7 +40,7 @@ SQLITE_PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL")
 T = TypeVar("T")
 
 
-def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
+def make_engine(url: str, *, pool: bool = True, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
     """An async engine for `url`: the server's on PostgreSQL; migrations on either.
 
     On SQLite (no pool; aiosqlite runs each call in its own thread, so waiting blocks no loop):
@@ -54,7 +55,11 @@ def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
         _configure_sqlite(engine.sync_engine, busy_timeout_ms=int(SQLITE_LOCK_WAIT_SECONDS * 1000))
         event.listen(engine.sync_engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    options = {"pool_size": 10, "max_overflow": 10, "pool_pre_ping": True} if pool else {"poolclass": NullPool}
+    options: dict[str, Any] = (
+        {"pool_size": pool_size, "max_overflow": max_overflow, "pool_pre_ping": True}
+        if pool
+        else {"poolclass": NullPool}
+    )
     return create_async_engine(url, hide_parameters=True, **options)  # no values (phones, hashes) in logged errors
 
 
@@ -224,7 +229,7 @@ async def run(session: DbSession, statement: Executable, params: dict[str, Any])
 class Database:
     """The engine and its sessions (`InlineSession` on SQLite, `AsyncSession` elsewhere)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
         self.url = url
         self.turns = Turns()
         self.dialect = make_url(url).get_backend_name()
@@ -255,8 +260,14 @@ class Database:
             )
         else:
             self.checkpoints = None
-            self.engine = make_engine(url)
+            self.engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
             self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(
+            settings.database_url, pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow
+        )
 
     def _on_sqlite_begin(self, conn: Connection) -> None:
         """The ORM's transaction joins the one its session began on the driver."""

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WASHGATE_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///./washgate.db"
+    database_pool_size: int = Field(default=10, gt=0)  # PostgreSQL connections kept per process
+    database_max_overflow: int = Field(default=10, ge=0)  # and opened beyond them under load
     env: Literal["development", "production"] = "development"
     secret_key: str | None = None
     graphiql: bool | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from graphql import parse
@@ -293,3 +295,23 @@ async def test_listed_origins_may_call_from_a_browser(client, deliveries):
         "/api/v2/auth/send/otp", json={"phone": "+79161234567"}, headers={"Origin": "https://app.example"}
     )
     assert again.status_code == 429 and again.headers["access-control-expose-headers"] == "Retry-After"
+
+
+@pytest.mark.settings(database_pool_size=1, database_max_overflow=0)
+async def test_the_postgres_pool_size_caps_the_connections_a_process_opens(database_url, client, deliveries):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a connection pool is PostgreSQL's (set WASHGATE_TEST_POSTGRES_URL)")
+    import asyncpg
+
+    phones = [f"+7916123450{i}" for i in range(8)]
+    responses = await asyncio.gather(*(client.post("/api/v2/auth/send/otp", json={"phone": p}) for p in phones))
+    assert [response.status_code for response in responses] == [201] * 8  # queued for the one connection
+    assert sorted(message.phone for message in deliveries.messages) == phones
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        opened = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    assert opened <= 2  # the pool's one connection and the event bus's listener

@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.is_production and (problems := settings.problems_for_production()):
             raise ConfigurationError("; ".join(problems))
-        db = Database(settings.database_url)
+        db = Database.from_settings(settings)
         secret = settings.secret_key
         if not secret:
             async with db.session() as session:

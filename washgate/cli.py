@@ -41,7 +41,7 @@ def run_admin(settings: Settings, action: Callable[[Database, Services], Awaitab
         from resolvers.server_secret import load_or_create_secret_key
         from washgate.app import make_delivery
 
-        db = Database(settings.database_url)
+        db = Database.from_settings(settings)
         try:
             secret = settings.secret_key
             if not secret:
