@@ -8,7 +8,13 @@ from schema.auth import AuthMutations
 from schema.callup import CallupMutations, CallupQueries
 from schema.carwash import CarwashMutations, CarwashQueries, CarwashSubscription
 from schema.errors import ERROR_TYPES, EXCEPTION_HANDLERS
-from schema.extensions import AcyclicExecutionContext, WashgateSchema, document_cache, schema_extensions
+from schema.extensions import (
+    AcyclicExecutionContext,
+    ErrorMasking,
+    WashgateSchema,
+    document_cache,
+    schema_extensions,
+)
 from schema.oauth import OAuthMutations
 from schema.phone_binding import PhoneBindingMutations
 from schema.users import UserQueries
@@ -29,9 +35,10 @@ def build_schema(*, max_depth: int, max_aliases: int, max_tokens: int, introspec
         mutation=Mutation,
         subscription=SUBSCRIPTION,
         types=ERROR_TYPES,
-        extensions=schema_extensions(documents),
+        extensions=schema_extensions(documents, hide_suggestions=not introspection),
         exception_handlers=EXCEPTION_HANDLERS,
         execution_context_class=AcyclicExecutionContext,
     )
     schema.documents = documents
+    schema.masking = ErrorMasking(hide_suggestions=not introspection)
     return schema

@@ -4,6 +4,7 @@ rule classes are not rebuilt per request), error masking and an executor without
 from __future__ import annotations
 
 import logging
+import re
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -11,7 +12,7 @@ from types import MethodType
 from typing import Any
 
 import strawberry
-from graphql import DocumentNode, FieldNode, GraphQLError
+from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode
 from graphql.type.definition import GraphQLResolveInfoHelpers
 from graphql.validation import NoSchemaIntrospectionCustomRule, OverlappingFieldsCanBeMergedRule
 from strawberry.extensions import MaskErrors, SchemaExtension
@@ -85,12 +86,23 @@ class PreparedDocuments(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
+        if _needs_operation_name(context):  # the spec's rule, where Strawberry would run the first operation
+            context.pre_execution_errors = [
+                GraphQLError("Must provide operation name if query contains multiple operations.")
+            ]
         fresh = context.pre_execution_errors is None
         if fresh:
             context.validation_rules = self.documents.rules_for(context.validation_rules)
         yield
         if fresh and not context.pre_execution_errors and context.graphql_document is not None and context.query:
             self.documents.keep(context.query, context.graphql_document)
+
+
+def _needs_operation_name(context: Any) -> bool:
+    if getattr(context, "_provided_operation_name", None) is not None:
+        return False
+    document = context.graphql_document
+    return document is not None and sum(isinstance(node, OperationDefinitionNode) for node in document.definitions) > 1
 
 
 MAX_KEPT_QUERY_CHARS = 16_384  # longer texts are checked every time, never kept
@@ -124,16 +136,44 @@ class DocumentCache:
         return relaxed + self._rules
 
 
+def _about_the_request(error: GraphQLError) -> bool:
+    """Syntax, validation, variables, operation name: no exception but GraphQL's own behind it."""
+    original = error.original_error
+    return (original is None or isinstance(original, GraphQLError)) and not (error.extensions or {}).get("code")
+
+
+SUGGESTION = re.compile(r" Did you mean .+\?$")
+
+
 class ErrorMasking(MaskErrors):
     """Strawberry's MaskErrors with washgate's rule (`_should_mask`), reading `errors`
     directly: its runtime Protocol check costs ~8 µs on every result. `masked` is what
-    the HTTP view's direct path applies too."""
+    the HTTP view's direct path applies too.
 
-    def __init__(self) -> None:
+    Every error says what it is in `extensions.code`: a masked one INTERNAL_ERROR, one
+    about the request itself (syntax, validation, variables, operation name: no path
+    and no exception behind it) VALIDATION_FAILED. With `hide_suggestions` (introspection
+    off) those drop graphql-core's "Did you mean ...?", which would name the schema's
+    fields and values to someone who may not list them.
+    """
+
+    def __init__(self, *, hide_suggestions: bool = False) -> None:
         super().__init__(should_mask_error=_should_mask)
+        self.hide_suggestions = hide_suggestions
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL_ERROR"}
+        return masked
 
     def masked(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return self._process_errors(errors)
+        processed = self._process_errors(errors)
+        for error in processed:
+            if error.path is None and _about_the_request(error):
+                error.extensions = {**(error.extensions or {}), "code": "VALIDATION_FAILED"}
+                if self.hide_suggestions:
+                    error.message = SUGGESTION.sub("", error.message)
+        return processed
 
     def _process_result(self, result: object) -> None:
         errors = getattr(result, "errors", None)
@@ -148,8 +188,10 @@ def document_cache(*, max_depth: int, max_aliases: int, max_tokens: int, introsp
     return DocumentCache(rules=rules, max_tokens=max_tokens)
 
 
-def schema_extensions(documents: DocumentCache) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
-    return [lambda: PreparedDocuments(documents), ErrorMasking]
+def schema_extensions(
+    documents: DocumentCache, *, hide_suggestions: bool
+) -> list[Callable[[], SchemaExtension] | type[SchemaExtension]]:
+    return [lambda: PreparedDocuments(documents), lambda: ErrorMasking(hide_suggestions=hide_suggestions)]
 
 
 class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -180,7 +222,7 @@ class WashgateSchema(strawberry.Schema):
     """
 
     documents: DocumentCache
-    masking = ErrorMasking()  # also used by the HTTP view's direct path
+    masking: ErrorMasking  # also used by the HTTP view's direct path
 
     async def execute(  # type: ignore[override]
         self,

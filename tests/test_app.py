@@ -39,6 +39,7 @@ async def test_too_many_aliases_are_refused(client, deliveries):
     result = await gql(client, f"mutation {{ {fields} }}")
     assert result["data"] is None
     assert "aliases" in result["errors"][0]["message"]
+    assert result["errors"][0]["extensions"] == {"code": "VALIDATION_FAILED"}
     assert deliveries.messages == []
 
 
@@ -57,6 +58,35 @@ async def test_token_limit(client):
     query = "query {" + " ".join(["me { id }"] * 30) + "}"
     result = await gql(client, query)
     assert result["data"] is None and "token" in result["errors"][0]["message"].lower()
+    assert result["errors"][0]["extensions"] == {"code": "VALIDATION_FAILED"}
+
+
+async def test_several_operations_need_an_operation_name(client, deliveries):
+    document = 'query Viewer { me { id } } mutation Send { sendOtp(input: {phone: "+79161234567"}) { __typename } }'
+    for _ in range(2):  # a new text, then a kept one
+        refused = await gql(client, document)
+        assert refused == {
+            "data": None,
+            "errors": [
+                {
+                    "message": "Must provide operation name if query contains multiple operations.",
+                    "extensions": {"code": "VALIDATION_FAILED"},
+                }
+            ],
+        }
+    assert deliveries.messages == []
+    named = await client.post("/graphql", json={"query": document, "operationName": "Send"})
+    assert named.json() == {"data": {"sendOtp": {"__typename": "OtpSent"}}}
+    assert [message.phone for message in deliveries.messages] == ["+79161234567"]
+    assert await gql(client, "query Only { me { id } }") == {"data": {"me": None}}
+
+
+async def test_an_invalid_query_is_validation_failed_with_suggestions_in_development(client):
+    result = await gql(client, "{ me { idd } }")
+    assert result["data"] is None
+    [error] = result["errors"]
+    assert error["message"] == "Cannot query field 'idd' on type 'User'. Did you mean 'id'?"
+    assert error["extensions"] == {"code": "VALIDATION_FAILED"}
 
 
 async def test_a_refused_text_is_refused_every_time_and_a_kept_one_still_runs(client, deliveries):
@@ -152,6 +182,16 @@ async def test_production_turns_off_graphiql_and_introspection(database_url):
             assert page.status_code in (404, 405) or "graphiql" not in page.text.lower()
             result = await gql(http, "{ __schema { queryType { name } } }")
             assert result["data"] is None and "introspection" in result["errors"][0]["message"].lower()
+            # nor do errors name what introspection would have listed
+            guess = await gql(http, "{ me { idd } }")
+            assert guess["errors"][0]["message"] == "Cannot query field 'idd' on type 'User'."
+            variable = await gql(
+                http,
+                'mutation($c: OtpChannel!) { sendOtp(input: {phone: "+79161234567", channel: $c}) { __typename } }',
+                {"c": "SMZ"},
+            )
+            assert "Did you mean" not in variable["errors"][0]["message"], variable
+            assert variable["errors"][0]["extensions"] == {"code": "VALIDATION_FAILED"}
 
 
 async def test_generated_secret_key_is_stored_once_and_reused(database_url, fetch):
