@@ -34,6 +34,7 @@ TEST_SECRET = "test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "settings(**overrides): settings for this test's app")
     config.addinivalue_line("markers", "real_delivery: keep the configured delivery (log or webhook)")
+    config.addinivalue_line("markers", "server_args(*args, **env): arguments and WASHGATE_* variables of `server`")
 
 
 def _postgres_admin_url() -> str | None:

@@ -243,3 +243,20 @@ def test_attempt_limit_holds_across_server_processes(tmp_path):
         process.terminate()
         process.wait(timeout=20)
         asyncio.run(sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.mark.server_args(WASHGATE_MAX_BODY_BYTES="4096")
+def test_a_websocket_message_is_capped_like_a_request_body(server):
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    base, _ = server
+    url = base.replace("http://", "ws://") + "/graphql"
+    with connect(url, subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(ws.recv(timeout=5))["type"] == "connection_ack"
+        ws.send(json.dumps({"type": "ping", "payload": {"pad": "x" * 8192}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # message too big
+    assert httpx.get(f"{base}/healthz").status_code == 200

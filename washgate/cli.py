@@ -92,6 +92,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         access_log=not args.no_access_log,
         proxy_headers=False,
         server_header=False,
+        ws_max_size=settings.max_body_bytes,  # a WebSocket message is capped like a request body
         log_level=settings.log_level.lower(),
         log_config=log_config(settings.log_level),
     )
