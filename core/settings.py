@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -71,8 +74,38 @@ class Settings(BaseSettings):
 
     @field_validator("allowed_countries")
     @classmethod
-    def _upper(cls, value: list[str]) -> list[str]:
-        return [item.upper() for item in value]
+    def _regions(cls, value: list[str]) -> list[str]:
+        from phonenumbers import SUPPORTED_REGIONS
+
+        regions = [item.upper() for item in value]
+        if not regions:
+            raise ValueError("list at least one ISO region (RU, KZ, ...): with none, no phone could get a code")
+        unknown = [item for item in regions if item not in SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"unknown phone regions {unknown}: ISO codes such as RU, KZ")
+        return regions
+
+    @field_validator("delivery_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value:
+            url = urlsplit(value)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise ValueError(f"the delivery webhook {value!r} is not an http(s) URL")
+        return value or None
+
+    @field_validator("delivery_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str | None) -> str | None:
+        if value:
+            body = value.removeprefix("whsec_")
+            try:
+                key = base64.b64decode(body, validate=True)
+            except binascii.Error:
+                key = b""
+            if body == value or not key:
+                raise ValueError("the delivery webhook secret must be whsec_ followed by base64 (Standard Webhooks)")
+        return value or None
 
     @field_validator("test_phones")
     @classmethod
@@ -145,7 +178,7 @@ class Settings(BaseSettings):
     def problems_for_production(self) -> list[str]:
         """What stops this configuration from starting in production."""
         problems = []
-        if not self.secret_key or len(self.secret_key) < 32:
+        if not self.secret_key or len(self.secret_key.strip()) < 32:
             problems.append("WASHGATE_SECRET_KEY must be set to at least 32 characters")
         if not self.delivery_webhook_url:
             problems.append("WASHGATE_DELIVERY_WEBHOOK_URL must be set (codes are never logged)")

@@ -44,12 +44,32 @@ def test_lists_are_comma_separated(monkeypatch):
         ("WASHGATE_QUOTA_TIMEZONE", "Mars/Olympus"),
         ("WASHGATE_OTP_LENGTH", "two"),
         ("WASHGATE_ENV", "staging"),
+        ("WASHGATE_ALLOWED_COUNTRIES", "RU,XX"),
+        ("WASHGATE_ALLOWED_COUNTRIES", " , "),
+        ("WASHGATE_DELIVERY_WEBHOOK_URL", "ftp://sms.example/hook"),
+        ("WASHGATE_DELIVERY_WEBHOOK_URL", "sms.example/hook"),
+        ("WASHGATE_DELIVERY_WEBHOOK_SECRET", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        ("WASHGATE_DELIVERY_WEBHOOK_SECRET", "whsec_not base64!"),
+        ("WASHGATE_DELIVERY_WEBHOOK_SECRET", "whsec_"),
     ],
 )
 def test_bad_values_are_refused(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError):
         Settings(_env_file=None)
+
+
+def test_a_webhook_url_and_a_standard_secret_are_accepted(monkeypatch):
+    monkeypatch.setenv("WASHGATE_DELIVERY_WEBHOOK_URL", "https://sms.example:8443/hook?x=1")
+    monkeypatch.setenv("WASHGATE_DELIVERY_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    settings = Settings(_env_file=None)
+    assert settings.delivery_webhook_url == "https://sms.example:8443/hook?x=1"
+    assert settings.delivery_webhook_secret == "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def test_a_production_key_of_spaces_is_no_key():
+    settings = Settings(_env_file=None, env="production", secret_key=" " * 40, delivery_webhook_url="http://h/x")
+    assert settings.problems_for_production() == ["WASHGATE_SECRET_KEY must be set to at least 32 characters"]
 
 
 def test_production_needs_a_key_and_a_webhook():
