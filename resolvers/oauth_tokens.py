@@ -99,7 +99,7 @@ def _string(value: object, field: str) -> str:
     return value
 
 
-def _valid_email(value: object) -> str:
+def valid_email(value: object) -> str:
     email = _string(value, "email").strip().lower()
     local, at, domain = email.partition("@")
     if (
@@ -119,6 +119,16 @@ def _valid_password(value: object, field: str) -> str:
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValidationFailed(
             field, "The password must be at most {max_length} characters long", max_length=MAX_PASSWORD_LENGTH
+        )
+    return password
+
+
+def valid_new_password(value: object, field: str) -> str:
+    """A password being set (here or by `washgate users create`): 8 to 1024 characters."""
+    password = _valid_password(value, field)
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            field, "The password must be at least {min_length} characters long", min_length=MIN_PASSWORD_LENGTH
         )
     return password
 
@@ -156,7 +166,7 @@ async def create_token(
     if not by_password and phone is None:
         raise ValidationFailed("email", "Email and password, or phone, are required")
     if by_password:
-        address = _valid_email(email)
+        address = valid_email(email)
         secret = _valid_password(password, "password")
         app = await _client_app(session, services=services, app_id=app_id, app_secret=app_secret)
         return await _token_by_password(session, services=services, app=app, email=address, password=secret)
@@ -397,11 +407,7 @@ async def set_password(
 
     A change ends the account's other sessions; the viewer's own stays.
     """
-    new = _valid_password(new_password, "newPassword")
-    if len(new) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(
-            "newPassword", "The password must be at least {min_length} characters long", min_length=MIN_PASSWORD_LENGTH
-        )
+    new = valid_new_password(new_password, "newPassword")
     user = await session.get(User, viewer.user.id)
     if user is None:
         raise unauthenticated()

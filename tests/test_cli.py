@@ -63,6 +63,17 @@ def test_admin_commands_print_json(sqlite_url):
     assert blocked.returncode == 0, blocked.stderr
 
 
+def test_users_create_holds_email_and_password_to_the_api_rules(sqlite_url):
+    short = run(sqlite_url, "users", "create", "--email", "ivan@example.com", "--password", "short7!", "--json")
+    assert short.returncode == 1 and short.stdout == ""
+    assert short.stderr.strip() == "washgate: --password: The password must be at least 8 characters long"
+    bad = run(sqlite_url, "users", "create", "--email", "not-an-email", "--password", "long enough", "--json")
+    assert bad.returncode == 1 and bad.stderr.strip() == "washgate: --email: Email must be valid"
+    made = run(sqlite_url, "users", "create", "--email", "ivan@example.com", "--password", "long enough", "--json")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["id"] == "1"  # the refused ones left nothing behind
+
+
 def test_serve_refuses_workers_on_sqlite(sqlite_url):
     result = run(sqlite_url, "serve", "--workers", "2")
     assert result.returncode == 2 and "PostgreSQL" in result.stderr

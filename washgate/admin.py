@@ -14,7 +14,7 @@ from core.i18n import translate
 from core.phones import PhoneError, normalize_phone
 from core.services import Services
 from models import Carwash
-from resolvers import apps, carwash, service_tokens, users
+from resolvers import apps, carwash, oauth_tokens, service_tokens, users
 from resolvers.apps import AppCredentials
 from resolvers.errors import DomainError
 
@@ -46,6 +46,12 @@ async def apps_block(db: Database, services: Services, args: argparse.Namespace)
 async def users_create(db: Database, services: Services, args: argparse.Namespace) -> dict[str, Any]:
     if (args.email is None) != (args.password is None):
         raise AdminError("--email and --password go together")
+    if args.email is not None:
+        try:
+            oauth_tokens.valid_email(args.email)  # the rules of the API that will log it in (seed 003)
+            oauth_tokens.valid_new_password(args.password, "password")
+        except DomainError as exc:
+            raise AdminError(f"--{exc.field}: {translate(exc.message, 'en', **exc.params)}") from None
     phone = None
     if args.phone is not None:
         try:
