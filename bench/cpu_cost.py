@@ -1,6 +1,6 @@
 """CPU cost per request, in process and without a network: the number that survives a busy machine.
 
-    /work/venv/bin/python bench/cpu_cost.py [--requests 2000] [--concurrency 32] [--repeat 3] [--cprofile rest_login]
+    python bench/cpu_cost.py [--requests 2000] [--concurrency 32] [--repeat 3] [--cprofile rest_login]
 
 Builds washgate's ASGI app (same settings as bench/run.py: fresh SQLite file, high
 limits, test phones), runs its lifespan, registers accounts, then calls the app

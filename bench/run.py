@@ -1,6 +1,6 @@
 """washgate benchmark: one command, a bare Starlette baseline and four washgate scenarios.
 
-    /work/venv/bin/python bench/run.py            # ~1.5 minutes with the defaults
+    python bench/run.py                       # ~1.5 minutes with the defaults
 
 Starts a bare Starlette app and then the real server (`washgate serve`, fresh
 temporary SQLite database, limits raised so the load is not refused), drives each
