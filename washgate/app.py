@@ -28,7 +28,7 @@ from schema import build_schema
 from washgate import docs, graphiql
 from washgate.events import make_event_bus
 from washgate.graphql_app import WashgateGraphQL
-from washgate.middleware import RenderUnexpected, ShapedBodyLimit, render_request_error
+from washgate.middleware import ShapedErrors, render_request_error
 
 log = logging.getLogger("washgate")
 
@@ -89,7 +89,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    """An error outside RenderUnexpected (in the CORS middleware): Starlette re-raises it after this answer."""
+    """An error outside ShapedErrors (in the CORS middleware): Starlette re-raises it after this answer."""
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return await render_request_error(request, 500)
 
@@ -153,8 +153,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
         middleware=[
             *_cors(settings),
-            Middleware(RenderUnexpected),
-            Middleware(ShapedBodyLimit),
+            Middleware(ShapedErrors),
             Middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes),
         ],
         exception_handlers={DomainError: domain_error, HTTPException: http_error, Exception: server_error},

@@ -40,13 +40,15 @@ async def render_request_error(request: Request, status: int) -> Response:
     return JSONResponse({"detail": message}, status_code=status)
 
 
-class RenderUnexpected:
-    """An unexpected error answers the API's 500, and the connection stays open.
+class ShapedErrors:
+    """Request-level errors in the shape of the API whose path was called.
 
-    Starlette's outermost middleware re-raises an error after its handler has answered,
-    and uvicorn then closes the connection: a keep-alive client's next request on it
-    would be lost. Only an error after the answer has started still reaches the server
-    (half an answer can only be ended by closing the connection).
+    Starlette's body limit answers 413 in plain text: answered in the API's shape instead.
+    An unexpected error answers the API's 500, and the connection stays open: Starlette's
+    outermost middleware would re-raise it after its handler answered, and uvicorn then
+    closes the connection, so a keep-alive client's next request on it would be lost. Only
+    an error after the answer has started still reaches the server (half an answer can
+    only be ended by closing the connection).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -56,15 +58,25 @@ class RenderUnexpected:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
+        started = replaced = False
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
+        async def shaped_send(message: Message) -> None:
+            nonlocal started, replaced
+            if message["type"] == "http.response.start":
+                started = True
+                if message["status"] == 413:
+                    headers = dict(message.get("headers", []))
+                    if headers.get(b"content-type", b"").startswith(b"text/plain"):
+                        replaced = True
+                        response = await render_request_error(Request(scope), 413)
+                        await response(scope, receive, send)
+                        return
+            if replaced:
+                return
             await send(message)
 
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, shaped_send)
         except Exception as exc:
             if started:
                 raise
@@ -72,31 +84,3 @@ class RenderUnexpected:
             log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
             response = await render_request_error(request, 500)
             await response(scope, receive, send)
-
-
-class ShapedBodyLimit:
-    """Starlette's body limit answers 413 in plain text; answer it in the API's shape."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        replaced = False
-
-        async def shaped_send(message: Message) -> None:
-            nonlocal replaced
-            if message["type"] == "http.response.start" and message["status"] == 413:
-                headers = dict(message.get("headers", []))
-                if headers.get(b"content-type", b"").startswith(b"text/plain"):
-                    replaced = True
-                    response = await render_request_error(Request(scope), 413)
-                    await response(scope, receive, send)
-                    return
-            if replaced:
-                return
-            await send(message)
-
-        await self.app(scope, receive, shaped_send)
