@@ -247,7 +247,7 @@ async def test_a_used_right_code_sent_again_is_refused_but_never_locks_the_phone
     for _ in range(5):  # a double tap, a client retrying a request that did succeed
         again = (await gql(client, LOGIN, {"phone": PHONE, "otp": used}))["data"]["login"]
         assert again["__typename"] == "InvalidCodeError" and again["attemptsLeft"] == 0
-    assert await fetch(select(PhoneLock)) == []
+    assert [(lock.failures, lock.locked_until) for lock in await fetch(select(PhoneLock))] in ([], [(0, None)])
     await gql(client, SEND_OTP, {"phone": PHONE})
     fresh = deliveries.last_code(PHONE)
     assert (await gql(client, LOGIN, {"phone": PHONE, "otp": fresh}))["data"]["login"]["__typename"] == "AuthSuccess"
@@ -267,7 +267,7 @@ async def test_parallel_taps_of_one_right_code_register_once_and_lock_nothing(cl
     results = await asyncio.gather(*(gql(client, REGISTER, {"phone": PHONE, "otp": code}) for _ in range(8)))
     kinds = sorted(result["data"]["register"]["__typename"] for result in results)
     assert kinds.count("AuthSuccess") == 1 and set(kinds) <= {"AuthSuccess", "InvalidCodeError"}, kinds
-    assert await fetch(select(PhoneLock)) == []
+    assert [(lock.failures, lock.locked_until) for lock in await fetch(select(PhoneLock))] in ([], [(0, None)])
     await gql(client, SEND_OTP, {"phone": PHONE})
     result = await gql(client, LOGIN, {"phone": PHONE, "otp": deliveries.last_code(PHONE)})
     assert result["data"]["login"]["__typename"] == "AuthSuccess"
