@@ -99,7 +99,9 @@ class PreparedDocuments(SchemaExtension):
 
 
 def _needs_operation_name(context: Any) -> bool:
-    if getattr(context, "_provided_operation_name", None) is not None:
+    """No `operationName` was sent (Strawberry's ExecutionContext keeps what was sent in
+    `_provided_operation_name`; should that go, nothing is refused) for several operations."""
+    if getattr(context, "_provided_operation_name", "") is not None:
         return False
     document = context.graphql_document
     return document is not None and sum(isinstance(node, OperationDefinitionNode) for node in document.definitions) > 1
