@@ -213,6 +213,65 @@ class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
             gather=MethodType(type(self).gather_async_work, executor),
             track=MethodType(type(self).track_async_work, executor),
         )
+        self._shared_subfields = SHARED_SUBFIELDS.of(self.operation, self.fragments)
+
+    def collect_subfields(self, return_type: Any, field_details_list: Any) -> Any:
+        """graphql-core collects a field's subfields once per request; an operation
+        without directives collects the same ones every time, so they are kept with it."""
+        shared = self._shared_subfields
+        if shared is None or len(shared) > MAX_SHARED_PER_OPERATION:
+            return super().collect_subfields(return_type, field_details_list)
+        key = (id(return_type), *[id(details.node) for details in field_details_list])
+        collected = shared.get(key)
+        if collected is None:
+            collected = shared[key] = super().collect_subfields(return_type, field_details_list)
+        return collected
+
+
+class SharedSubfields:
+    """Collected subfields per operation (LRU over operations; each entry keeps its
+    operation and fragments alive, so the AST nodes whose ids its keys hold stay the
+    ones it was built from; the schema's types live as long as the process).
+
+    Only for operations with no directive anywhere in their selections or fragments:
+    @skip/@include read the request's variables and @defer changes what is collected.
+    """
+
+    def __init__(self, maxsize: int = 512) -> None:
+        self._maxsize = maxsize
+        self._entries: OrderedDict[int, tuple[Any, Any, dict[tuple[int, ...], Any] | None]] = OrderedDict()
+
+    def of(self, operation: Any, fragments: dict[str, Any]) -> dict[tuple[int, ...], Any] | None:
+        entry = self._entries.get(id(operation))
+        if entry is not None and entry[0] is operation:
+            self._entries.move_to_end(id(operation))
+            return entry[2]
+        loc = operation.loc
+        if loc is None or len(loc.source.body) > MAX_KEPT_QUERY_CHARS:  # as DocumentCache: big texts are not kept
+            return None
+        shared = {} if _without_directives(operation, fragments) else None
+        self._entries[id(operation)] = (operation, tuple(fragments.values()), shared)
+        if len(self._entries) > self._maxsize:
+            self._entries.popitem(last=False)
+        return shared
+
+
+def _without_directives(operation: Any, fragments: dict[str, Any]) -> bool:
+    selection_sets = [operation.selection_set]
+    selection_sets += [details.definition.selection_set for details in fragments.values()]
+    while selection_sets:
+        selection_set = selection_sets.pop()
+        for selection in selection_set.selections if selection_set else ():
+            if selection.directives:
+                return False
+            child = getattr(selection, "selection_set", None)
+            if child is not None:
+                selection_sets.append(child)
+    return True
+
+
+SHARED_SUBFIELDS = SharedSubfields()
+MAX_SHARED_PER_OPERATION = 256  # field groups kept per operation (one per field with subfields and type)
 
 
 class WashgateSchema(strawberry.Schema):

@@ -101,6 +101,39 @@ async def test_mutations_with_variables_union_errors_and_selected_operations(cli
     assert full_runs.count(SEND_OTP) == 1 and full_runs.count(TWO_OPERATIONS) == 5  # A once; no name and C twice each
 
 
+@pytest.mark.settings(otp_resend_seconds=0)
+async def test_kept_subfields_follow_the_variables_of_skip_and_include_and_the_union_member(client, deliveries):
+    token = await signed_in(client, deliveries, "+79161230003")
+    auth = {"Authorization": f"Bearer {token}"}
+    query = (
+        "query Me($full: Boolean!) { me { id phone @include(if: $full) { number } cards @skip(if: $full) { number } } }"
+    )
+    for full in (True, False, True, False):
+        result = (
+            await client.post("/graphql", json={"query": query, "variables": {"full": full}}, headers=auth)
+        ).json()
+        me = result["data"]["me"]
+        if full:
+            assert set(me) == {"id", "phone"} and me["phone"] == {"number": "+79161230003"}
+        else:
+            assert set(me) == {"id", "cards"} and me["cards"] == [{"number": "79161230003"}]
+    # one text, two members of a union, each with its own fields
+    login = """
+    mutation Login($phone: String!, $otp: String!) {
+      login(input: {phone: $phone, otp: $otp}) {
+        __typename ... on RegistrationRequired { phone } ... on AuthSuccess { user { phone { number } } }
+      }
+    }"""
+    for phone, expected in (
+        ("+79161230004", {"__typename": "RegistrationRequired", "phone": "+79161230004"}),
+        ("+79161230003", {"__typename": "AuthSuccess", "user": {"phone": {"number": "+79161230003"}}}),
+        ("+79161230004", {"__typename": "RegistrationRequired", "phone": "+79161230004"}),
+    ):
+        await gql(client, SEND_OTP, {"input": {"phone": phone}})
+        answer = await gql(client, login, {"phone": phone, "otp": deliveries.last_code(phone)})
+        assert answer == {"data": {"login": expected}}
+
+
 async def test_unexpected_failures_are_masked_and_logged_every_time(app, monkeypatch, caplog):
     from resolvers import otp_auth
 
