@@ -219,7 +219,7 @@ class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
         """graphql-core collects a field's subfields once per request; an operation
         without directives collects the same ones every time, so they are kept with it."""
         shared = self._shared_subfields
-        if shared is None or len(shared) > MAX_SHARED_PER_OPERATION:
+        if shared is None or len(shared) >= MAX_SHARED_PER_OPERATION:
             return super().collect_subfields(return_type, field_details_list)
         key = (id(return_type), *[id(details.node) for details in field_details_list])
         collected = shared.get(key)

@@ -72,6 +72,9 @@ def test_users_create_holds_email_and_password_to_the_api_rules(sqlite_url):
     made = run(sqlite_url, "users", "create", "--email", "ivan@example.com", "--password", "long enough", "--json")
     assert made.returncode == 0, made.stderr
     assert json.loads(made.stdout)["id"] == "1"  # the refused ones left nothing behind
+    # stored as the API spells it: the same address in other case and spacing is the same account
+    again = run(sqlite_url, "users", "create", "--email", " IVAN@example.com ", "--password", "long enough")
+    assert again.returncode == 1 and "exists" in again.stderr
 
 
 def test_serve_refuses_workers_on_sqlite(sqlite_url):

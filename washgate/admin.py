@@ -46,9 +46,10 @@ async def apps_block(db: Database, services: Services, args: argparse.Namespace)
 async def users_create(db: Database, services: Services, args: argparse.Namespace) -> dict[str, Any]:
     if (args.email is None) != (args.password is None):
         raise AdminError("--email and --password go together")
+    email = None
     if args.email is not None:
-        try:
-            oauth_tokens.valid_email(args.email)  # the rules of the API that will log it in (seed 003)
+        try:  # the rules and the spelling of the API that will log it in (seed 003)
+            email = oauth_tokens.valid_email(args.email)
             oauth_tokens.valid_new_password(args.password, "password")
         except DomainError as exc:
             raise AdminError(f"--{exc.field}: {translate(exc.message, 'en', **exc.params)}") from None
@@ -60,9 +61,7 @@ async def users_create(db: Database, services: Services, args: argparse.Namespac
             raise AdminError(f"not a phone number: {args.phone}") from None
     async with db.session() as session:
         try:
-            user = await users.create_user(
-                session, phone=phone, email=args.email, password=args.password, name=args.name
-            )
+            user = await users.create_user(session, phone=phone, email=email, password=args.password, name=args.name)
             if args.driver:
                 await users.add_driver_profile(session, user=user)
             await session.commit()

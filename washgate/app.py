@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -28,9 +27,7 @@ from schema import build_schema
 from washgate import docs, graphiql
 from washgate.events import make_event_bus
 from washgate.graphql_app import WashgateGraphQL
-from washgate.middleware import ShapedErrors, render_request_error
-
-log = logging.getLogger("washgate")
+from washgate.middleware import ShapedErrors, render_request_error, unexpected_error
 
 GC_THRESHOLDS = (20_000, 20, 20)
 
@@ -86,12 +83,6 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if exc.headers and response.status_code == exc.status_code:  # a 405's Allow, not on a 403
         response.headers.update(exc.headers)
     return response
-
-
-async def server_error(request: Request, exc: Exception) -> Response:
-    """An error outside ShapedErrors (in the CORS middleware): Starlette re-raises it after this answer."""
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return await render_request_error(request, 500)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -156,7 +147,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(ShapedErrors),
             Middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes),
         ],
-        exception_handlers={DomainError: domain_error, HTTPException: http_error, Exception: server_error},
+        # an error outside ShapedErrors (in the CORS middleware): Starlette re-raises it after this answer
+        exception_handlers={DomainError: domain_error, HTTPException: http_error, Exception: unexpected_error},
     )
     _no_slash_redirects(app.router)
     return app

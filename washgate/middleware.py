@@ -40,6 +40,12 @@ async def render_request_error(request: Request, status: int) -> Response:
     return JSONResponse({"detail": message}, status_code=status)
 
 
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    """An unexpected exception: logged with its traceback, answered as the API's 500."""
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return await render_request_error(request, 500)
+
+
 class ShapedErrors:
     """Request-level errors in the shape of the API whose path was called.
 
@@ -80,7 +86,5 @@ class ShapedErrors:
         except Exception as exc:
             if started:
                 raise
-            request = Request(scope)
-            log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-            response = await render_request_error(request, 500)
+            response = await unexpected_error(Request(scope), exc)
             await response(scope, receive, send)
