@@ -8,13 +8,13 @@ import hashlib
 import hmac
 import secrets
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
 import jwt
 import orjson
+import uuid_utils
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet
@@ -85,8 +85,29 @@ def hash_token(keys: Keys, token: str) -> str:
     return hmac.new(keys.tokens, token.encode(), hashlib.sha256).hexdigest()
 
 
-def new_uuid() -> str:
-    return str(uuid.uuid4())
+def new_session_id() -> str:
+    """A UUIDv7: time-ordered, so a new session is written at the end of the id index
+    rather than into a random page of it (every sign-in writes one)."""
+    return str(uuid_utils.uuid7())
+
+
+# A refresh token is `<row id>.<secret>` (as Laravel Sanctum's tokens are): found by its
+# primary key, then its secret compared in constant time with the stored keyed hash, so
+# the table needs no index over random hashes, which every sign-in and refresh would write.
+_MAX_TOKEN_ID = 2**31 - 1  # the id column is a 32-bit INTEGER on PostgreSQL
+
+
+def refresh_token_text(token_id: int, secret: str) -> str:
+    return f"{token_id}.{secret}"
+
+
+def parse_refresh_token(token: str) -> tuple[int, str] | None:
+    """(row id, secret) of a refresh token; None when it cannot be one."""
+    head, dot, secret = token.partition(".")
+    if not dot or not secret or not head.isascii() or not head.isdigit() or len(head) > 10:
+        return None
+    token_id = int(head)
+    return (token_id, secret) if token_id <= _MAX_TOKEN_ID else None
 
 
 # --- JWT -------------------------------------------------------------------

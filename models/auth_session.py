@@ -32,7 +32,8 @@ class RefreshToken(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     session_id: str = Field(foreign_key="auth_sessions.id", index=True, ondelete="CASCADE")
-    token_hash: str = Field(unique=True, max_length=64)
+    # no index: a token is found by its id (core.security.parse_refresh_token)
+    token_hash: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     used_at: datetime | None = None

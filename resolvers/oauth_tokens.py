@@ -19,7 +19,6 @@ from core.db import DbSession
 from core.security import (
     hash_password,
     hash_token,
-    new_opaque_token,
     verify_password,
 )
 from core.services import Services
@@ -323,15 +322,7 @@ async def _rotate_pair(session: DbSession, *, services: Services, user_id: int, 
         .where(col(RefreshToken.session_id) == session_id, col(RefreshToken.used_at).is_(None))
         .values(used_at=now)
     )
-    refresh = new_opaque_token()
-    session.add(
-        RefreshToken(
-            session_id=session_id,
-            token_hash=hash_token(services.keys, refresh),
-            created_at=now,
-            expires_at=now + timedelta(seconds=services.settings.refresh_token_ttl_seconds),
-        )
-    )
+    refresh = await sessions.new_refresh_token(session, services=services, session_id=session_id)
     access = sessions.issue_access_token(services, user_id=user_id, session_id=session_id)
     return TokenPair(access, refresh, services.settings.access_token_ttl_seconds)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,7 +20,9 @@ from core.security import (
     encode_access_token,
     hash_token,
     new_opaque_token,
-    new_uuid,
+    new_session_id,
+    parse_refresh_token,
+    refresh_token_text,
 )
 from core.services import Services
 from models import AuthSession, RefreshToken, User
@@ -59,7 +62,8 @@ def issue_access_token(services: Services, *, user_id: int, session_id: str) -> 
 
 
 # Built once: these run on every sign-in, refresh and authenticated request.
-_INSERT_REFRESH_TOKEN = insert(RefreshToken.__table__)  # type: ignore[arg-type]
+refresh_tokens_table: Table = RefreshToken.__table__  # type: ignore[attr-defined]
+_INSERT_REFRESH_TOKEN = insert(refresh_tokens_table).returning(refresh_tokens_table.c.id)
 _INSERT_SESSION = insert(AuthSession.__table__)  # type: ignore[arg-type]
 sessions_table: Table = AuthSession.__table__  # type: ignore[attr-defined]
 SESSION_VIEW = View(sessions_table, "s_")
@@ -74,17 +78,29 @@ _VIEWER = (
 )
 
 
-async def _new_refresh_token(session: DbSession, *, services: Services, session_id: str) -> str:
-    token = new_opaque_token()
+async def new_refresh_token(session: DbSession, *, services: Services, session_id: str) -> str:
+    """Store a fresh refresh token of the session and return its text (caller commits)."""
+    secret = new_opaque_token()
     now = utcnow()
     values = {
         "session_id": session_id,
-        "token_hash": hash_token(services.keys, token),
+        "token_hash": hash_token(services.keys, secret),
         "created_at": now,
         "expires_at": now + timedelta(seconds=services.settings.refresh_token_ttl_seconds),
     }
-    await run(session, _INSERT_REFRESH_TOKEN, values)
-    return token
+    token_id = (await run(session, _INSERT_REFRESH_TOKEN, values)).scalar_one()
+    return refresh_token_text(token_id, secret)
+
+
+def _token_id(services: Services, refresh_token: str) -> tuple[int, str] | None:
+    """(row id, keyed hash of the secret) of a well-formed refresh token."""
+    if not refresh_token or len(refresh_token) > 512:
+        return None
+    parsed = parse_refresh_token(refresh_token)
+    if parsed is None:
+        return None
+    token_id, secret = parsed
+    return token_id, hash_token(services.keys, secret)
 
 
 async def start_session(
@@ -100,7 +116,7 @@ async def start_session(
 
     Plain INSERTs (no unit-of-work flush): this runs on every sign-in.
     """
-    session_id = new_uuid()
+    session_id = new_session_id()
     values = {
         "id": session_id,
         "user_id": user_id,
@@ -109,7 +125,7 @@ async def start_session(
         "created_at": utcnow(),
     }
     await run(session, _INSERT_SESSION, values)
-    refresh = await _new_refresh_token(session, services=services, session_id=session_id)
+    refresh = await new_refresh_token(session, services=services, session_id=session_id)
     access = issue_access_token(services, user_id=user_id, session_id=session_id)
     return TokenPair(access, refresh, services.settings.access_token_ttl_seconds), session_id
 
@@ -130,17 +146,19 @@ async def rotate_tokens(
     A used token presented again revokes its session (the whole family).
     """
     now = utcnow()
-    if not refresh_token or len(refresh_token) > 512:
+    presented = _token_id(services, refresh_token)
+    if presented is None:
         raise invalid_refresh_token()
-    token_hash = hash_token(services.keys, refresh_token)
+    token_id, token_hash = presented
     found = (
         await session.exec(
             select(RefreshToken, AuthSession)
             .join(AuthSession, col(AuthSession.id) == col(RefreshToken.session_id))
-            .where(RefreshToken.token_hash == token_hash)
+            .where(RefreshToken.id == token_id)
         )
     ).first()
-    if found is None:
+    # a wrong secret is no token at all: it must not revoke the family of the id it names
+    if found is None or not hmac.compare_digest(found[0].token_hash, token_hash):
         raise invalid_refresh_token()
     row, auth_session = found
     if auth_session.revoked_at is not None or auth_session.activation_pending:
@@ -169,7 +187,7 @@ async def rotate_tokens(
     user = await session.get(User, auth_session.user_id)
     if user is None:
         raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "Account not found")
-    new_refresh = await _new_refresh_token(session, services=services, session_id=auth_session.id)
+    new_refresh = await new_refresh_token(session, services=services, session_id=auth_session.id)
     access = issue_access_token(services, user_id=user.id or 0, session_id=auth_session.id)
     await session.commit()
     return TokenPair(access, new_refresh, services.settings.access_token_ttl_seconds), user
@@ -193,14 +211,17 @@ async def logout(session: DbSession, *, services: Services, viewer: Viewer, refr
     """End the viewer's session, or the session `refresh_token` belongs to if it is the viewer's."""
     session_id = viewer.session.id
     if refresh_token:
-        owner = (
-            await session.exec(
-                select(AuthSession.id, AuthSession.user_id)
-                .join(RefreshToken, col(RefreshToken.session_id) == col(AuthSession.id))
-                .where(RefreshToken.token_hash == hash_token(services.keys, refresh_token))
-            )
-        ).first()
-        if owner is None or owner[1] != viewer.user.id:
+        presented = _token_id(services, refresh_token)
+        owner = None
+        if presented is not None:
+            owner = (
+                await session.exec(
+                    select(AuthSession.id, AuthSession.user_id, RefreshToken.token_hash)
+                    .join(RefreshToken, col(RefreshToken.session_id) == col(AuthSession.id))
+                    .where(RefreshToken.id == presented[0])
+                )
+            ).first()
+        if owner is None or not hmac.compare_digest(owner[2], presented[1]) or owner[1] != viewer.user.id:
             raise invalid_refresh_token()
         session_id = owner[0]
     revoked = await revoke_session(session, session_id=session_id)

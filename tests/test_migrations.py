@@ -9,7 +9,7 @@ from core.migrate import alembic_config
 
 
 def test_one_head(database_url):
-    assert ScriptDirectory.from_config(alembic_config(database_url)).get_heads() == ["0006_merge"]
+    assert ScriptDirectory.from_config(alembic_config(database_url)).get_heads() == ["0007_refresh_token_ids"]
 
 
 def test_models_match_the_migrated_database(database_url):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 
-from core.security import InvalidAccessToken, Keys, decode_access_token, encode_access_token
+from core.security import InvalidAccessToken, Keys, decode_access_token, encode_access_token, new_session_id
 
 
 @pytest.fixture
@@ -70,3 +71,10 @@ def test_signed_tokens_are_standard_hs256_and_asymmetric_keys_are_still_refused(
     for _ in range(2):
         with pytest.raises(jwt.InvalidKeyError):
             _token(dataclasses.replace(keys, jwt=pem), now)
+
+
+def test_session_ids_are_time_ordered_uuids():
+    # new sessions are appended to the session index instead of written into a random page
+    ids = [new_session_id() for _ in range(1000)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert all(uuid.UUID(value).version == 7 for value in ids)

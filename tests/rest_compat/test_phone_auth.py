@@ -247,6 +247,31 @@ async def test_refresh_rotates_and_a_reused_token_ends_the_session(client, deliv
     assert (await client.request("GET", REFRESH, json={"refreshToken": second})).status_code == 401
 
 
+async def test_a_forged_secret_for_a_used_tokens_id_does_not_end_the_session(client, deliveries):
+    # a refresh token names its row (`<id>.<secret>`): anyone can guess ids, so only the
+    # right secret may count as presenting the token again
+    data = await registered(client, deliveries)
+    first = data["tokens"]["refreshToken"]
+    token_id, secret = first.split(".", 1)
+    second = (await client.get(REFRESH, params={"refreshToken": first})).json()["data"]["refreshToken"]
+    forged = f"{token_id}.{secret[:-1]}{'A' if secret[-1] != 'A' else 'B'}"
+    response = await client.get(REFRESH, params={"refreshToken": forged})
+    assert response.status_code == 401 and response.json()["code"] == 5
+    renewed = await client.get(REFRESH, params={"refreshToken": second})
+    assert renewed.status_code == 200, renewed.text
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["plain", ".secret", "1.", "-1.x", "１２.x", "1" * 19 + ".x", "9" * 18 + ".x", "2147483648.x", "1.x" * 200, "0.x"],
+)
+async def test_malformed_refresh_tokens_are_401_code_5(client, deliveries, token):
+    await registered(client, deliveries)
+    response = await client.get(REFRESH, params={"refreshToken": token})
+    assert response.status_code == 401, response.text
+    assert response.json()["code"] == 5 and response.json()["type"] == "api_authentication"
+
+
 async def test_a_head_request_does_not_rotate_the_refresh_token(client, deliveries):
     data = await registered(client, deliveries)
     token = data["tokens"]["refreshToken"]

@@ -145,6 +145,23 @@ async def test_logout_ends_the_session_at_once(client, deliveries):
     assert refreshed["code"] == "INVALID_REFRESH_TOKEN"
 
 
+@pytest.mark.settings(otp_resend_seconds=0)
+async def test_logout_with_a_refresh_token_ends_that_session_and_only_with_its_secret(client, deliveries):
+    first = (await sign_up(client, deliveries))["tokens"]
+    await gql(client, SEND_OTP, {"phone": PHONE})
+    login = (await gql(client, LOGIN, {"phone": PHONE, "otp": deliveries.last_code(PHONE)}))["data"]["login"]
+    second = login["tokens"]
+    token_id = second["refreshToken"].split(".", 1)[0]
+    for forged in (f"{token_id}.not-its-secret", token_id, second["refreshToken"] + "x"):
+        result = await gql(client, LOGOUT, {"token": forged}, token=first["accessToken"])
+        assert result["data"]["logout"] == {"__typename": "OperationError", "code": "INVALID_REFRESH_TOKEN"}
+    assert (await gql(client, ME, token=second["accessToken"]))["data"]["me"] is not None
+    result = await gql(client, LOGOUT, {"token": second["refreshToken"]}, token=first["accessToken"])
+    assert result["data"]["logout"] == {"__typename": "LoggedOut", "revoked": True}
+    assert (await gql(client, ME, token=second["accessToken"]))["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert (await gql(client, ME, token=first["accessToken"]))["data"]["me"] is not None
+
+
 async def test_logout_without_token_is_unauthenticated(client):
     result = await gql(client, LOGOUT, {"token": None})
     assert result["data"]["logout"] == {"__typename": "OperationError", "code": "UNAUTHENTICATED"}
