@@ -92,7 +92,7 @@ async def new_refresh_token(session: DbSession, *, services: Services, session_i
     return refresh_token_text(token_id, secret)
 
 
-def _token_id(services: Services, refresh_token: str) -> tuple[int, str] | None:
+def _presented_token(services: Services, refresh_token: str) -> tuple[int, str] | None:
     """(row id, keyed hash of the secret) of a well-formed refresh token."""
     if not refresh_token or len(refresh_token) > 512:
         return None
@@ -146,7 +146,7 @@ async def rotate_tokens(
     A used token presented again revokes its session (the whole family).
     """
     now = utcnow()
-    presented = _token_id(services, refresh_token)
+    presented = _presented_token(services, refresh_token)
     if presented is None:
         raise invalid_refresh_token()
     token_id, token_hash = presented
@@ -211,7 +211,7 @@ async def logout(session: DbSession, *, services: Services, viewer: Viewer, refr
     """End the viewer's session, or the session `refresh_token` belongs to if it is the viewer's."""
     session_id = viewer.session.id
     if refresh_token:
-        presented = _token_id(services, refresh_token)
+        presented = _presented_token(services, refresh_token)
         owner = None
         if presented is not None:
             owner = (
