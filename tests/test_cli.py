@@ -274,3 +274,26 @@ def test_a_websocket_message_is_capped_like_a_request_body(server):
             ws.recv(timeout=5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # message too big
     assert httpx.get(f"{base}/healthz").status_code == 200
+
+
+def test_a_huge_request_head_is_refused_with_431_and_the_server_keeps_serving(server):
+    base, log_path = server
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"POST /api/v2/auth/send/otp HTTP/1.1\r\nHost: x\r\n")
+        answer = b""
+        for _ in range(512):  # up to 4 MiB of header lines, until the server answers
+            try:
+                sock.sendall(b"X-Pad: " + b"a" * 8192 + b"\r\n")
+            except ConnectionError:
+                break
+            sock.settimeout(0.05)
+            try:
+                answer = sock.recv(4096)
+                break
+            except TimeoutError:
+                continue
+    assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    headers = {"X-Pad": "a" * 8000}  # a large but sane head is served
+    assert httpx.get(f"{base}/healthz", headers=headers).json() == {"status": "ok"}
+    assert "Request head larger than 65536 bytes refused." in log_path.read_text()

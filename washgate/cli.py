@@ -59,6 +59,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from core.migrate import upgrade
+    from washgate.http_protocol import BoundedHttpToolsProtocol
 
     if settings.is_sqlite and args.workers > 1:
         print(
@@ -88,7 +89,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         workers=args.workers,
         loop="uvloop",
-        http="httptools",
+        http=BoundedHttpToolsProtocol,  # httptools, with the request head bounded in size and time
         access_log=not args.no_access_log,
         proxy_headers=False,
         server_header=False,
