@@ -297,3 +297,23 @@ def test_a_huge_request_head_is_refused_with_431_and_the_server_keeps_serving(se
     headers = {"X-Pad": "a" * 8000}  # a large but sane head is served
     assert httpx.get(f"{base}/healthz", headers=headers).json() == {"status": "ok"}
     assert "Request head larger than 65536 bytes refused." in log_path.read_text()
+
+
+def test_a_client_leaving_before_its_body_ends_is_noted_without_a_traceback(server):
+    base, log_path = server
+    port = int(base.rsplit(":", 1)[1])
+    for path in ("/api/v2/auth/send/otp", "/graphql", "/auth/oauth/token"):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                'Content-Length: 100\r\n\r\n{"phone":'.encode()
+            )
+            time.sleep(0.2)
+    deadline = time.monotonic() + 5
+    while log_path.read_text().count("client left before its request body ended") < 3:
+        assert time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.1)
+    log = log_path.read_text()
+    assert "Traceback" not in log and "unhandled error" not in log and "ERROR" not in log
+    assert "client left before its request body ended: POST /graphql" in log
+    assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}

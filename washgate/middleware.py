@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,7 +54,8 @@ class ShapedErrors:
     outermost middleware would re-raise it after its handler answered, and uvicorn then
     closes the connection, so a keep-alive client's next request on it would be lost. Only
     an error after the answer has started still reaches the server (half an answer can
-    only be ended by closing the connection).
+    only be ended by closing the connection). A client that leaves before its body has
+    arrived is no error of the server's: noted at INFO, without a traceback.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -83,6 +84,8 @@ class ShapedErrors:
 
         try:
             await self.app(scope, receive, shaped_send)
+        except ClientDisconnect:  # gone before its body arrived: no one to answer, nothing went wrong here
+            log.info("client left before its request body ended: %s %s", scope["method"], scope["path"])
         except Exception as exc:
             if started:
                 raise
