@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from washgate.logs import RedactAccessLog
+from washgate.logs import RedactAccessLog, loggable_path
 
 ORDER = "61077606-b88b-4de1-9c57-6f0a97570953"
 
@@ -53,3 +53,16 @@ def access_line(path: str) -> str:
 )
 def test_codes_in_paths_and_secrets_in_queries_are_redacted(path, logged):
     assert access_line(path) == f'127.0.0.1:1 - "GET {logged} HTTP/1.1" 200'
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("/api/v2/auth/login", "/api/v2/auth/login"),
+        ("/v1/auth/1f0c2b9e-8d1a-4c3e-9b7a-2d4e6f8a0b1c/1234", "/v1/auth/1f0c2b9e-8d1a-4c3e-9b7a-2d4e6f8a0b1c/***"),
+        ("/graphql\n2026-12-06 ERROR washgate: forged", "/graphql\\n2026-12-06 ERROR washgate: forged"),
+        ("/carwashes/1.x/заказ\r\x1b[31m", "/carwashes/1.x/\\u0437\\u0430\\u043a\\u0430\\u0437\\r\\x1b[31m"),
+    ],
+)
+def test_paths_in_washgates_own_log_lines_are_redacted_and_cannot_forge_lines(path, logged):
+    assert loggable_path(path) == logged

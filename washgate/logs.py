@@ -39,6 +39,13 @@ def redact_path(path: str) -> str:
     return path + question + _redact_query(query) if question else path
 
 
+def loggable_path(path: str) -> str:
+    """A request path for washgate's own log lines: secrets redacted as in access lines,
+    control characters escaped (a decoded `%0A` in a URL cannot start a forged line)."""
+    redacted = redact_path(path)
+    return redacted if redacted.isprintable() else redacted.encode("unicode_escape").decode("ascii")
+
+
 class RedactAccessLog(logging.Filter):
     """uvicorn's access record args are (client, method, path, http_version, status)."""
 

@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rest_compat import api_for_path
 from washgate.graphql_app import graphql_error_response
+from washgate.logs import loggable_path
 
 log = logging.getLogger("washgate")
 
@@ -26,7 +27,7 @@ async def render_request_error(request: Request, status: int) -> Response:
             try:
                 refusal = await api.refuse_credentials(request)
             except Exception:  # the database is away: the request error still stands
-                log.warning("credential check failed on %s", path, exc_info=True)
+                log.warning("credential check failed on %s", loggable_path(path), exc_info=True)
                 refusal = None
             if refusal is not None:
                 return refusal
@@ -42,7 +43,7 @@ async def render_request_error(request: Request, status: int) -> Response:
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     """An unexpected exception: logged with its traceback, answered as the API's 500."""
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.error("unhandled error on %s %s", request.method, loggable_path(request.url.path), exc_info=exc)
     return await render_request_error(request, 500)
 
 
@@ -85,7 +86,7 @@ class ShapedErrors:
         try:
             await self.app(scope, receive, shaped_send)
         except ClientDisconnect:  # gone before its body arrived: no one to answer, nothing went wrong here
-            log.info("client left before its request body ended: %s %s", scope["method"], scope["path"])
+            log.info("client left before its request body ended: %s %s", scope["method"], loggable_path(scope["path"]))
         except Exception as exc:
             if started:
                 raise
