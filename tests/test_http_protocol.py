@@ -14,14 +14,21 @@ from washgate.http_protocol import BoundedHttpToolsProtocol
 
 class QuickHeads(BoundedHttpToolsProtocol):
     head_timeout = 0.5
+    body_timeout = 0.5
     max_head_bytes = 4096
 
 
 async def slow_app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
-    """Answers after 1 s: longer than a head may take, so only the head is timed."""
+    """Reads the whole body, then answers after 1 s: longer than a head or body may take,
+    so only the request's arrival is timed."""
     if scope["type"] != "http":
         return
-    await receive()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        if not message.get("more_body"):
+            break
     await asyncio.sleep(1.0)
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
     await send({"type": "http.response.body", "body": b"ok"})
@@ -96,4 +103,22 @@ async def test_a_complete_head_is_served_even_when_the_answer_takes_longer_than_
     writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")  # the same connection again
     rest = await read_all(reader)
     assert rest.endswith(b"ok") and b"HTTP/1.1 200 OK\r\n" in rest
+    writer.close()
+
+
+async def test_a_body_still_arriving_past_the_body_timeout_is_closed_unanswered(port):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+    assert await send_until_answered(reader, writer, [head, *[b"x"] * 30], pause=0.1) == b""
+    writer.close()
+
+
+async def test_a_body_sent_in_pieces_within_the_body_timeout_is_served(port):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n"
+    for part in (head, b"ab", b"cd"):  # 0.2 s in all: within the body timeout
+        writer.write(part)
+        await writer.drain()
+        await asyncio.sleep(0.1)
+    assert await asyncio.wait_for(reader.readline(), timeout=5) == b"HTTP/1.1 200 OK\r\n"
     writer.close()

@@ -1,11 +1,13 @@
-"""The HTTP connection: uvicorn's httptools protocol with a bounded request head.
+"""The HTTP connection: uvicorn's httptools protocol with a bounded request head and body time.
 
 uvicorn keeps reading a request's line and headers for as long as they come: one
 connection that sent 200 MB of header lines held 200 MB of memory, and a connection
-that never finishes its head (or never sends a byte) was held open for good. Here a
-head larger than MAX_HEAD_BYTES is answered 431 and the connection closed, and a
-connection whose head is not complete HEAD_TIMEOUT_SECONDS after the connection or
-the request's first byte is closed. Bodies are bounded by the app (`max_body_bytes`).
+that never finishes its head (or never sends a byte), or never finishes its body, was
+held open for good. Here a head larger than MAX_HEAD_BYTES is answered 431 and the
+connection closed; a connection whose head is not complete HEAD_TIMEOUT_SECONDS after
+the connection or the request's first byte is closed, and so is one whose body has not
+all arrived BODY_TIMEOUT_SECONDS after its head. Body sizes are bounded by the app
+(`max_body_bytes`).
 """
 
 from __future__ import annotations
@@ -17,62 +19,77 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MAX_HEAD_BYTES = 64 * 1024  # nginx allows 32 KiB of headers by default, h11 16 KiB
 HEAD_TIMEOUT_SECONDS = 30.0
+BODY_TIMEOUT_SECONDS = 60.0  # 1 MiB at 20 KB/s
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     max_head_bytes = MAX_HEAD_BYTES
     head_timeout = HEAD_TIMEOUT_SECONDS
+    body_timeout = BODY_TIMEOUT_SECONDS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._reading_head = True  # between requests, or inside a request line and headers
+        self._reading_head = True  # inside a request line and headers, or before the first request
+        self._reading_body = False  # after a head, before its message is complete
         self._head_bytes = 0
         self._heads_begun = 0
-        self._head_timer: asyncio.TimerHandle | None = None
+        self._deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm_head_timer()
+        self._arm(self.head_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_head_timer()
+        self._disarm()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         heads_begun = self._heads_begun
         super().data_received(data)
-        if not self._reading_head or self.transport.is_closing():
+        if self.transport.is_closing() or self.transport.get_protocol() is not self:  # refused, or a WebSocket now
+            self._disarm()
             return
-        if heads_begun != self._heads_begun:  # a new head began inside this chunk: count from the next
-            self._head_bytes = 0
-            return
-        self._head_bytes += len(data)
-        if self._head_bytes > self.max_head_bytes:
-            self._refuse_head()
+        if self._reading_body:  # the rest of the body is still to come
+            self._arm(self.body_timeout)
+        elif self._reading_head:
+            if heads_begun != self._heads_begun:  # a new head began inside this chunk: count from the next
+                self._head_bytes = 0
+                return
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_head_bytes:
+                self._refuse_head()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._reading_head = True
         self._heads_begun += 1
-        self._arm_head_timer()
+        self._arm(self.head_timeout)
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
-        self._cancel_head_timer()
+        self._reading_body = True
+        self._disarm()
         super().on_headers_complete()
 
-    def _arm_head_timer(self) -> None:
-        if self._head_timer is None:
-            self._head_timer = self.loop.call_later(self.head_timeout, self._head_timed_out)
+    def on_message_complete(self) -> None:
+        self._reading_body = False
+        self._disarm()
+        super().on_message_complete()
 
-    def _cancel_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+    def _arm(self, seconds: float) -> None:
+        """Close the connection in `seconds` unless the part being read is complete by then
+        (a deadline already running is kept)."""
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(seconds, self._timed_out)
 
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
-        if self._reading_head and not self.transport.is_closing():
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _timed_out(self) -> None:
+        self._deadline = None
+        if (self._reading_head or self._reading_body) and not self.transport.is_closing():
             self.transport.close()
 
     def _refuse_head(self) -> None:
