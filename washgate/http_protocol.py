@@ -49,9 +49,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing() or self.transport.get_protocol() is not self:  # refused, or a WebSocket now
             self._disarm()
             return
+        # timed only when a part is still incomplete after a chunk: most requests arrive whole
         if self._reading_body:  # the rest of the body is still to come
             self._arm(self.body_timeout)
         elif self._reading_head:
+            self._arm(self.head_timeout)
             if heads_begun != self._heads_begun:  # a new head began inside this chunk: count from the next
                 self._head_bytes = 0
                 return
@@ -63,7 +65,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._reading_head = True
         self._heads_begun += 1
-        self._arm(self.head_timeout)
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
