@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, and_, bindparam, case, delete, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, literal, or_, select, true, union_all, update
 
 from core.db import DbSession, PerDialect, dialect_of, run
 from models import Cooldown, PhoneLock, RateCounter
@@ -48,16 +48,26 @@ def day_window(now: datetime, timezone: str) -> tuple[datetime, datetime]:
 
 
 def _take_counters(insert: type, rows: int) -> object:
-    """One upsert counting `rows` keys, each against its own limit (`k<i>`, `w<i>`, `l<i>`)."""
+    """One upsert counting `rows` keys, each against its own limit (`k<i>`, `w<i>`, `l<i>`).
+
+    The rows come from a UNION ALL of one-row SELECTs, not a multi-row VALUES: SQLAlchemy
+    caches no multi-row VALUES statement and compiled this one again for every send on
+    PostgreSQL (0.3-0.4 ms each). Each SELECT has a WHERE, as SQLite's parser needs
+    before an upsert's ON CONFLICT.
+    """
     c = counters.c
     limit = case(*[(c.key == bindparam(f"k{i}"), bindparam(f"l{i}", type_=c.count.type)) for i in range(rows)])
-    values = [
-        {"key": bindparam(f"k{i}"), "window_start": bindparam(f"w{i}", type_=c.window_start.type), "count": 1}
+    one_row = [
+        select(
+            bindparam(f"k{i}", type_=c.key.type),
+            bindparam(f"w{i}", type_=c.window_start.type),
+            literal(1, type_=c.count.type),
+        ).where(true())
         for i in range(rows)
     ]
     return (
         insert(counters)  # type: ignore[operator]
-        .values(values)
+        .from_select(["key", "window_start", "count"], union_all(*one_row) if rows > 1 else one_row[0])
         .on_conflict_do_update(
             index_elements=["key", "window_start"], set_={"count": c.count + 1}, where=c.count < limit
         )
