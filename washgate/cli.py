@@ -89,7 +89,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         workers=args.workers,
         loop="uvloop",
-        http=BoundedHttpToolsProtocol,  # httptools, with the request head bounded in size and time
+        http=BoundedHttpToolsProtocol,  # httptools, with the request head bounded in size, head and body in time
         access_log=not args.no_access_log,
         proxy_headers=False,
         server_header=False,
