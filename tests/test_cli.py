@@ -317,3 +317,15 @@ def test_a_client_leaving_before_its_body_ends_is_noted_without_a_traceback(serv
     assert "Traceback" not in log and "unhandled error" not in log and "ERROR" not in log
     assert "client left before its request body ended: POST /graphql" in log
     assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+
+
+def test_purge_runs_beside_a_serving_process_and_keeps_what_is_live(server, sqlite_url):
+    base, _ = server
+    assert httpx.post(f"{base}/api/v2/auth/send/otp", json={"phone": "+79161234567"}).status_code == 201
+    purged = run(sqlite_url, "purge", "--json")
+    assert purged.returncode == 0, purged.stderr
+    assert json.loads(purged.stdout) == {
+        "deleted": {"rate_counters": 0, "cooldowns": 0, "verification_codes": 0, "refresh_tokens": 0}
+    }
+    again = httpx.post(f"{base}/api/v2/auth/send/otp", json={"phone": "+79161234567"})
+    assert again.status_code == 429  # the cooldown it kept still runs

@@ -9,12 +9,13 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from core.clock import utcnow
 from core.db import Database
 from core.i18n import translate
 from core.phones import PhoneError, normalize_phone
 from core.services import Services
 from models import Carwash
-from resolvers import apps, carwash, oauth_tokens, service_tokens, users
+from resolvers import apps, carwash, oauth_tokens, retention, service_tokens, users
 from resolvers.apps import AppCredentials
 from resolvers.errors import DomainError
 
@@ -166,6 +167,10 @@ async def _seed_demo(db: Database, services: Services) -> dict[str, Any]:
     }
 
 
+async def purge(db: Database, services: Services, args: argparse.Namespace) -> dict[str, Any]:
+    return {"deleted": await retention.purge_expired(db=db, now=utcnow())}
+
+
 def _add_carwash_commands(sub: Any) -> None:
     tokens_cmd = sub.add_parser("service-tokens", help="server-to-server tokens").add_subparsers(
         dest="service_tokens_command", required=True
@@ -195,6 +200,9 @@ def add_commands(sub: Any) -> None:
     demo_cmd = sub.add_parser("demo", help="seed demo data and print it")
     _json_flag(demo_cmd)
     demo_cmd.set_defaults(action=demo)
+    purge_cmd = sub.add_parser("purge", help="delete counters, cooldowns, codes and refresh tokens past their time")
+    _json_flag(purge_cmd)
+    purge_cmd.set_defaults(action=purge)
     _add_carwash_commands(sub)
 
     apps_cmd = sub.add_parser("apps", help="client apps").add_subparsers(dest="apps_command", required=True)
