@@ -16,12 +16,12 @@ a short transaction of its own, so a running server's writes wait for at most on
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, delete, select, tuple_
+from sqlalchemy import ColumnElement, Delete, Select, Table, and_, bindparam, delete, select, tuple_
 
 from core.db import Database, run
 from models import Cooldown, RateCounter, RefreshToken, VerificationCode
@@ -30,31 +30,44 @@ from resolvers.callup import PURPOSE as CALLUP_PURPOSE
 BATCH = 2000
 
 
-@dataclass(frozen=True)
-class Expiry:
-    """Rows of `table` past their time (`expired(cutoff)`), `cutoff` being `now - keep`."""
-
-    table: Table
-    keep: timedelta
-    expired: Callable[[datetime], ColumnElement[bool]]
-
-
 def _table(model: Any) -> Table:
     return model.__table__  # type: ignore[no-any-return]
 
 
-_counters, _cooldowns = _table(RateCounter), _table(Cooldown)
-_codes, _refresh_tokens = _table(VerificationCode), _table(RefreshToken)
+@dataclass(frozen=True, eq=False)  # SQL expressions do not compare as values
+class Expiry:
+    """Rows of `table` whose `time` column is before `now - keep` (and that match `only`).
 
+    Its statements are built once, with bind parameters (the cutoff; the keys found)."""
+
+    table: Table
+    time: str
+    keep: timedelta
+    only: ColumnElement[bool] | None = None
+
+    @cached_property
+    def _past(self) -> ColumnElement[bool]:
+        column = self.table.c[self.time]
+        past = column < bindparam("cutoff", type_=column.type)
+        return past if self.only is None else and_(past, self.only)
+
+    @cached_property
+    def find(self) -> Select[Any]:
+        return select(*self.table.primary_key.columns).where(self._past).limit(bindparam("batch"))
+
+    @cached_property
+    def remove(self) -> Delete:
+        # still past its time: a key found may have been written again since
+        key = tuple_(*self.table.primary_key.columns)
+        return delete(self.table).where(key.in_(bindparam("keys", expanding=True)), self._past)
+
+
+_codes = _table(VerificationCode)
 EXPIRIES = (
-    Expiry(_counters, timedelta(days=2), lambda cutoff: _counters.c.window_start < cutoff),
-    Expiry(_cooldowns, timedelta(days=1), lambda cutoff: _cooldowns.c.until < cutoff),
-    Expiry(
-        _codes,
-        timedelta(days=7),
-        lambda cutoff: (_codes.c.expires_at < cutoff) & (_codes.c.purpose != CALLUP_PURPOSE),
-    ),
-    Expiry(_refresh_tokens, timedelta(days=1), lambda cutoff: _refresh_tokens.c.expires_at < cutoff),
+    Expiry(_table(RateCounter), "window_start", timedelta(days=2)),
+    Expiry(_table(Cooldown), "until", timedelta(days=1)),
+    Expiry(_codes, "expires_at", timedelta(days=7), only=_codes.c.purpose != CALLUP_PURPOSE),
+    Expiry(_table(RefreshToken), "expires_at", timedelta(days=1)),
 )
 
 
@@ -64,17 +77,14 @@ async def purge_expired(*, db: Database, now: datetime, batch: int = BATCH) -> d
 
 
 async def _purge(db: Database, expiry: Expiry, *, cutoff: datetime, batch: int) -> int:
-    key = tuple_(*expiry.table.primary_key.columns)
-    find = select(*expiry.table.primary_key.columns).where(expiry.expired(cutoff)).limit(batch)
     deleted = 0
     while True:
         async with db.session(read_only=True) as session:
-            keys = [tuple(row) for row in (await run(session, find, {})).all()]
+            keys = [tuple(row) for row in (await run(session, expiry.find, {"cutoff": cutoff, "batch": batch})).all()]
         if not keys:
             return deleted
         async with db.session() as session:
-            # still past its time: a key read above may have been written again since
-            result = await run(session, delete(expiry.table).where(key.in_(keys), expiry.expired(cutoff)), {})
+            result = await run(session, expiry.remove, {"cutoff": cutoff, "keys": keys})
             await session.commit()
         deleted += result.rowcount
         if len(keys) < batch:
