@@ -122,3 +122,13 @@ async def test_a_body_sent_in_pieces_within_the_body_timeout_is_served(port):
         await asyncio.sleep(0.1)
     assert await asyncio.wait_for(reader.readline(), timeout=5) == b"HTTP/1.1 200 OK\r\n"
     writer.close()
+
+
+async def test_a_pipelined_request_waiting_its_turn_is_not_timed_out_with_the_one_being_answered(port):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    first = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"  # answered after 1 s: twice the deadlines
+    second = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab"  # its body unread until then
+    writer.write(first + second)
+    await writer.drain()
+    assert await asyncio.wait_for(reader.readline(), timeout=5) == b"HTTP/1.1 200 OK\r\n"
+    writer.close()

@@ -6,7 +6,9 @@ that never finishes its head (or never sends a byte), or never finishes its body
 held open for good. Here a head larger than MAX_HEAD_BYTES is answered 431 and the
 connection closed; a connection whose head is not complete HEAD_TIMEOUT_SECONDS after
 the connection or the request's first byte is closed, and so is one whose body has not
-all arrived BODY_TIMEOUT_SECONDS after its head. Body sizes are bounded by the app
+all arrived BODY_TIMEOUT_SECONDS after its head. Only the client's delays count: while
+the server keeps a request waiting (queued behind an earlier one on the connection, or
+its body not taken yet) its deadline starts again. Body sizes are bounded by the app
 (`max_body_bytes`).
 """
 
@@ -90,8 +92,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _timed_out(self) -> None:
         self._deadline = None
-        if (self._reading_head or self._reading_body) and not self.transport.is_closing():
-            self.transport.close()
+        if not (self._reading_head or self._reading_body) or self.transport.is_closing():
+            return
+        if self._server_busy():  # the delay is the server's, not the client's: wait again
+            self._arm(self.head_timeout if self._reading_head else self.body_timeout)
+            return
+        self.transport.close()
+
+    def _server_busy(self) -> bool:
+        """Whether the request being read waits for the server: it is queued behind an
+        earlier one on this connection (pipelined), the earlier one is still being
+        answered, or the server stopped reading (a body the app has not taken yet)."""
+        answering = self.cycle is not None and not self.cycle.response_complete
+        return bool(self.pipeline) or (self._reading_head and answering) or self.flow.read_paused
 
     def _refuse_head(self) -> None:
         self.logger.warning("Request head larger than %d bytes refused.", self.max_head_bytes)
