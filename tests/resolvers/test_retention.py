@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from core.clock import utcnow
 from models import Cooldown, RateCounter, RefreshToken, VerificationCode
+from resolvers import apps
 from resolvers.callup import PURPOSE as CALLUP_PURPOSE
 from resolvers.retention import purge_expired
-from tests.rest_compat.test_callup import new_app
 
 SEND, REGISTER = "/api/v2/auth/send/otp", "/api/v2/auth/register"
 LOGIN, REFRESH = "/api/v2/auth/login", "/api/v2/auth/refresh"
@@ -48,7 +48,8 @@ async def test_nothing_live_is_purged(app, client, deliveries, fetch):
 @pytest.mark.settings(refresh_token_ttl_seconds=3600)
 async def test_everything_past_its_time_goes_but_callup_codes_and_accounts_stay(app, client, deliveries, fetch):
     data = await signed_up(client, deliveries)
-    creds = await new_app(app)
+    async with app.state.db.session() as session:
+        creds = await apps.create_app(session, services=app.state.services, name="shop")
     headers = {"X-Application-Token": creds.app_token}
     assert (await client.post("/v1/orders", json={"phone": "79161234568"}, headers=headers)).status_code == 200
     before = await counts(fetch)
