@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -69,6 +70,18 @@ class LogDelivery:
         return None
 
 
+MAX_ANSWER_BYTES = 64 * 1024  # of a receiver's answer body, read and dropped
+
+
+async def _drain(response: httpx.Response, limit: int) -> None:
+    """Read and drop the answer's body, stopping after `limit` bytes."""
+    received = 0
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        if received > limit:
+            return
+
+
 class WebhookDelivery:
     """POSTs each message as JSON, signed per Standard Webhooks when a secret is set."""
 
@@ -77,6 +90,9 @@ class WebhookDelivery:
     ) -> None:
         self.url = url
         self.signer = Webhook(secret) if secret else None
+        # httpx's timeout bounds each connect, write and read; `timeout` bounds the whole
+        # delivery too, so a receiver that dribbles its answer cannot hold a request.
+        self.timeout = timeout
         self.client = client or httpx.AsyncClient(timeout=timeout, follow_redirects=False)
 
     async def send(self, message: CodeMessage, *, now: datetime) -> None:
@@ -91,11 +107,24 @@ class WebhookDelivery:
                     "webhook-signature": self.signer.sign(msg_id, now, body),
                 }
             )
+        request = self.client.build_request("POST", self.url, content=body.encode(), headers=headers)
         try:
-            response = await self.client.post(self.url, content=body.encode(), headers=headers)
-        except httpx.HTTPError as exc:
-            log.warning("delivery failed type=%s phone=%s: %s", message.type, message.phone, type(exc).__name__)
-            raise DeliveryError(type(exc).__name__) from exc
+            async with asyncio.timeout(self.timeout) as deadline:
+                response = await self.client.send(request, stream=True)
+        except (httpx.HTTPError, TimeoutError) as exc:
+            reason = "Timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+            log.warning("delivery failed type=%s phone=%s: %s", message.type, message.phone, reason)
+            raise DeliveryError(reason) from exc
+        # The status is the answer. The body is read only to keep the connection for the
+        # next delivery, and only a little of it, within the same deadline: a receiver's
+        # endless or dribbled body is cut, never held in memory or waited for.
+        try:
+            async with asyncio.timeout_at(deadline.when()):
+                await _drain(response, MAX_ANSWER_BYTES)
+        except (httpx.HTTPError, TimeoutError):
+            pass
+        finally:
+            await response.aclose()
         if not 200 <= response.status_code < 300:
             log.warning("delivery failed type=%s phone=%s: HTTP %s", message.type, message.phone, response.status_code)
             raise DeliveryError(f"HTTP {response.status_code}")

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import socket
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlmodel import select
 from standardwebhooks.webhooks import Webhook
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from models import VerificationCode
@@ -39,11 +40,21 @@ class Receiver:
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.status = 200
         self.delay = 0.0
+        self.endless_body: float | None = None  # seconds between 64 KiB chunks of a body without end
+        self.body_bytes_sent = 0
 
-        async def hook(request: Request) -> JSONResponse:
+        async def endless(pause: float) -> AsyncIterator[bytes]:
+            while True:
+                self.body_bytes_sent += 65536
+                yield b"x" * 65536
+                await asyncio.sleep(pause)
+
+        async def hook(request: Request) -> Response:
             self.requests.append((dict(request.headers), await request.body()))
             if self.delay:
                 await asyncio.sleep(self.delay)
+            if self.endless_body is not None:
+                return StreamingResponse(endless(self.endless_body), status_code=self.status)
             return JSONResponse({}, status_code=self.status)
 
         config = uvicorn.Config(
@@ -80,6 +91,8 @@ def settings_overrides(request: pytest.FixtureRequest, receiver: Receiver) -> di
     }
     marker = request.node.get_closest_marker("settings")
     values.update(marker.kwargs if marker else {})
+    if "dribbling_receiver" in request.fixturenames:  # the test asked for it as its webhook
+        values["delivery_webhook_url"] = request.getfixturevalue("dribbling_receiver")
     return values
 
 
@@ -125,6 +138,64 @@ async def test_timeout_is_a_failed_delivery(client, receiver):
     receiver.delay = 2
     response = await client.post(SEND, json={"phone": PHONE})
     assert response.status_code == 500 and response.json()["code"] == 6
+
+
+@pytest.mark.real_delivery
+@pytest.mark.parametrize("pause", [0, 0.05])
+async def test_a_2xx_with_an_endless_body_is_a_delivery_and_the_body_is_cut(client, receiver, fetch, pause):
+    """The status is the answer: the body (endless, or dribbled past the deadline) is
+    neither kept in memory nor waited for beyond the delivery timeout (0.5 s here)."""
+    receiver.endless_body = pause
+    started = time.monotonic()
+    response = await client.post(SEND, json={"phone": PHONE})
+    assert response.status_code == 201
+    assert time.monotonic() - started < 2
+    [row] = await fetch(select(VerificationCode))
+    assert row.revoked_at is None
+    assert receiver.body_bytes_sent < 16 * 1024 * 1024
+
+
+@pytest.mark.real_delivery
+async def test_a_non_2xx_with_an_endless_body_is_a_failed_delivery(client, receiver):
+    receiver.status, receiver.endless_body = 503, 0.05
+    started = time.monotonic()
+    response = await client.post(SEND, json={"phone": PHONE})
+    assert response.status_code == 500 and response.json()["code"] == 6
+    assert time.monotonic() - started < 2
+
+
+@pytest.fixture
+async def dribbling_receiver() -> AsyncIterator[str]:
+    """A receiver that sends its status line and then one header byte every 50 ms, forever:
+    each read arrives well within httpx's read timeout."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            while True:
+                writer.write(b"a")
+                await writer.drain()
+                await asyncio.sleep(0.05)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}/hook"
+    server.close()
+
+
+@pytest.mark.real_delivery
+async def test_the_delivery_timeout_bounds_the_whole_delivery(dribbling_receiver, client, fetch):
+    started = time.monotonic()
+    response = await client.post(SEND, json={"phone": PHONE})
+    assert response.status_code == 500 and response.json()["code"] == 6
+    assert time.monotonic() - started < 2
+    [row] = await fetch(select(VerificationCode))
+    assert row.revoked_at is not None
 
 
 @pytest.mark.real_delivery
