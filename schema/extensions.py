@@ -12,7 +12,21 @@ from types import MethodType
 from typing import Any
 
 import strawberry
-from graphql import DocumentNode, FieldNode, GraphQLError, OperationDefinitionNode
+from graphql import (
+    BREAK,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    IntValueNode,
+    Node,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    Visitor,
+    visit,
+)
 from graphql.type.definition import GraphQLResolveInfoHelpers
 from graphql.validation import NoSchemaIntrospectionCustomRule, OverlappingFieldsCanBeMergedRule
 from strawberry.extensions import MaskErrors, SchemaExtension
@@ -91,6 +105,11 @@ class PreparedDocuments(SchemaExtension):
                 GraphQLError("Must provide operation name if query contains multiple operations.")
             ]
         fresh = context.pre_execution_errors is None
+        if fresh and context.graphql_document is not None:
+            problem = unsafe_to_validate(context.graphql_document, max_fields=self.documents.max_tokens)
+            if problem is not None:  # refused before the rules that would choke on it run
+                context.pre_execution_errors = [problem]
+                fresh = False
         if fresh:
             context.validation_rules = self.documents.rules_for(context.validation_rules)
         yield
@@ -105,6 +124,91 @@ def _needs_operation_name(context: Any) -> bool:
         return False
     document = context.graphql_document
     return document is not None and sum(isinstance(node, OperationDefinitionNode) for node in document.definitions) > 1
+
+
+MAX_INT_LITERAL_DIGITS = 100  # far beyond any Int or ID; Python refuses to read 4300+
+
+
+class _Literals(Visitor):
+    """Finds an integer literal too long to read (int() raises ValueError past 4300 digits,
+    inside graphql-core's value checks, as an unexpected error)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.too_long: IntValueNode | None = None
+
+    def enter_int_value(self, node: IntValueNode, *_args: Any) -> Any:
+        if len(node.value.lstrip("-")) > MAX_INT_LITERAL_DIGITS:
+            self.too_long = node
+            return BREAK
+        return None
+
+
+def unsafe_to_validate(document: DocumentNode, *, max_fields: int) -> GraphQLError | None:
+    """Why `document` must be refused before validation, or None.
+
+    Strawberry's depth and alias limiters walk every fragment spread without remembering
+    a fragment they have walked: 21 fragments each spreading the next one twice took 6 s
+    of the event loop (each more doubles it), and a spread of an unknown fragment raises
+    KeyError in them. So, first, with each fragment counted once: every operation, its
+    fragments spread in place, may select at most `max_fields` fields (the token limit:
+    what a document could select without fragments), and every spread must name a
+    fragment of the document, outside any cycle.
+    """
+    fragments = {node.name.value: node for node in document.definitions if isinstance(node, FragmentDefinitionNode)}
+    sizes: dict[str, int] = {}
+    walking: set[str] = set()
+
+    def size(selection_set: SelectionSetNode | None) -> int:
+        total = 0
+        for selection in selection_set.selections if selection_set is not None else ():
+            if isinstance(selection, FieldNode):
+                total += 1 + size(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                total += size(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += spread(selection)
+        return total
+
+    def spread(node: FragmentSpreadNode) -> int:
+        name = node.name.value
+        if name in sizes:
+            return sizes[name]
+        if name not in fragments:
+            raise _Refused(f"Unknown fragment '{name}'.", node)
+        if name in walking:
+            raise _Refused(f"Cannot spread fragment '{name}' within itself.", node)
+        walking.add(name)
+        sizes[name] = size(fragments[name].selection_set)
+        walking.discard(name)
+        return sizes[name]
+
+    try:
+        for definition in document.definitions:
+            if isinstance(definition, (OperationDefinitionNode, FragmentDefinitionNode)):
+                selected = size(definition.selection_set)
+                if selected > max_fields:
+                    raise _Refused(
+                        f"The document selects {selected} fields once its fragments are spread;"
+                        f" the limit is {max_fields}.",
+                        definition,
+                    )
+    except _Refused as refused:
+        return GraphQLError(refused.message, refused.node)
+    except RecursionError:  # fields nested deeper than the interpreter's stack
+        return GraphQLError("The document is nested too deeply.")
+    literals = _Literals()
+    visit(document, literals)
+    if literals.too_long is not None:
+        return GraphQLError(f"An integer literal has more than {MAX_INT_LITERAL_DIGITS} digits.", literals.too_long)
+    return None
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, node: Node) -> None:
+        super().__init__(message)
+        self.message = message
+        self.node = node
 
 
 MAX_KEPT_QUERY_CHARS = 16_384  # longer texts are checked every time, never kept

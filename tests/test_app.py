@@ -61,6 +61,48 @@ async def test_token_limit(client):
     assert result["errors"][0]["extensions"] == {"code": "VALIDATION_FAILED"}
 
 
+def _doubling_fragments(count: int, last: str = "__typename") -> str:
+    """`count` fragments, each spreading the next one twice: 2**count fields once spread."""
+    chain = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(count))
+    return f"query {{ ...F0 }} {chain} fragment F{count} on Query {{ {last} }}"
+
+
+@pytest.mark.parametrize("last", ["__typename", "nope"])
+async def test_fragments_that_multiply_are_refused_at_once(client, last):
+    """Strawberry's depth and alias limiters walk every spread: 21 such fragments held the
+    event loop for 6 s (each more doubles it), valid or not (`nope` is no field)."""
+    started = asyncio.get_running_loop().time()
+    result = await gql(client, _doubling_fragments(22, last))
+    assert asyncio.get_running_loop().time() - started < 1
+    [error] = result["errors"]
+    assert error["message"] == "The document selects 4194304 fields once its fragments are spread; the limit is 2000."
+    assert error["extensions"] == {"code": "VALIDATION_FAILED"} and result["data"] is None
+
+
+async def test_fragments_within_the_limit_still_run(client):
+    result = await gql(client, _doubling_fragments(9))  # 512 fields, all __typename
+    assert result == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("query { ...Nope }", "Unknown fragment 'Nope'."),
+        ("query { ...A } fragment A on Query { ...B } fragment B on Query { ...Nope }", "Unknown fragment 'Nope'."),
+        ("query { ...A } fragment A on Query { ...A }", "Cannot spread fragment 'A' within itself."),
+        ("query { me(x: " + "9" * 4400 + ") { id } }", "An integer literal has more than 100 digits."),
+        ("query($v: Int = -" + "9" * 4400 + ") { __typename }", "An integer literal has more than 100 digits."),
+    ],
+)
+async def test_documents_the_checks_would_choke_on_are_validation_errors(client, caplog, query, message):
+    """Unknown fragments raised KeyError in the depth limiter, and int() refuses 4300+ digits:
+    both were masked as INTERNAL_ERROR with a traceback in the log."""
+    result = await gql(client, query)
+    assert [error["message"] for error in result["errors"]] == [message]
+    assert result["errors"][0]["extensions"] == {"code": "VALIDATION_FAILED"}
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]
+
+
 async def test_several_operations_need_an_operation_name(client, deliveries):
     document = 'query Viewer { me { id } } mutation Send { sendOtp(input: {phone: "+79161234567"}) { __typename } }'
     for _ in range(2):  # a new text, then a kept one
