@@ -95,6 +95,24 @@ async def test_a_head_over_the_limit_is_answered_431_and_the_connection_closed(p
     writer.close()
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n",  # one long header
+        b"GET / HTTP/1.1\r\nHost: x\r\n" + b"X-Many: aaaaaaaaaa\r\n" * 300 + b"\r\n",  # many short ones
+        b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",  # a long request line
+    ],
+)
+async def test_a_head_over_the_limit_sent_whole_is_answered_431(port, caplog, head):
+    """A head that begins and ends in one chunk is measured too."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # the pipelined request is not served
+    answer = await read_all(reader)
+    assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert answer.endswith(b"\r\n\r\nRequest header fields too large.")
+    writer.close()
+
+
 async def test_a_complete_head_is_served_even_when_the_answer_takes_longer_than_the_head_timeout(port):
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Fine: " + b"a" * 2000 + b"\r\n\r\n")

@@ -24,6 +24,10 @@ HEAD_TIMEOUT_SECONDS = 30.0
 BODY_TIMEOUT_SECONDS = 60.0  # 1 MiB at 20 KB/s
 
 
+class _HeadTooLarge(Exception):
+    pass
+
+
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     max_head_bytes = MAX_HEAD_BYTES
     head_timeout = HEAD_TIMEOUT_SECONDS
@@ -33,8 +37,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._reading_head = True  # inside a request line and headers, or before the first request
         self._reading_body = False  # after a head, before its message is complete
-        self._head_bytes = 0
+        self._head_bytes = 0  # of the chunks after the one in which the head began
+        self._chunk_bytes = 0  # of the chunk being parsed
         self._heads_begun = 0
+        self._head_refused = False
         self._deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -47,6 +53,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         heads_begun = self._heads_begun
+        self._chunk_bytes = len(data)
         super().data_received(data)
         if self.transport.is_closing() or self.transport.get_protocol() is not self:  # refused, or a WebSocket now
             self._disarm()
@@ -69,6 +76,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._heads_begun += 1
 
     def on_headers_complete(self) -> None:
+        # A head that arrived within one or two chunks is measured once it is complete
+        # (only when those chunks were large enough to hold one over the limit).
+        if self._head_bytes + self._chunk_bytes > self.max_head_bytes and self._head_size() > self.max_head_bytes:
+            self._head_refused = True
+            raise _HeadTooLarge  # stops the parser: uvicorn answers it with send_400_response
         self._reading_head = False
         self._reading_body = True
         self._disarm()
@@ -105,6 +117,16 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         answered, or the server stopped reading (a body the app has not taken yet)."""
         answering = self.cycle is not None and not self.cycle.response_complete
         return bool(self.pipeline) or (self._reading_head and answering) or self.flow.read_paused
+
+    def _head_size(self) -> int:
+        """The request line and headers as sent, give or take their separators."""
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers) + 16
+
+    def send_400_response(self, msg: str) -> None:
+        if self._head_refused:  # the parser stopped at a head over the limit: answer that
+            self._refuse_head()
+            return
+        super().send_400_response(msg)
 
     def _refuse_head(self) -> None:
         self.logger.warning("Request head larger than %d bytes refused.", self.max_head_bytes)
