@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException
-from graphql import ExecutionResult, GraphQLError, OperationType, execute, get_operation_ast
+from graphql import ExecutionResult, GraphQLError, OperationType, execute, get_operation_ast, parse
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -18,8 +18,11 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.http import process_result
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema._graphql_core import execution_context_class_kwargs
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.schema.exceptions import CannotGetOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, Message
+from strawberry.utils.operation import get_operation_type
 
 from core.db import Database
 from core.net import client_ip, request_locale
@@ -45,15 +48,90 @@ class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
         except WebSocketDisconnect as exc:
             raise WebSocketDisconnected from exc
 
+    async def close(self, code: int, reason: str) -> None:
+        # A close frame's reason holds 123 bytes; Strawberry's may quote the client (a type, an id).
+        await super().close(code, reason.encode()[:123].decode(errors="ignore"))
+
+
+_OBJECT_OR_NULL = (dict, NoneType)
+
+
+def message_problem(message: object) -> str | None:
+    """Why a graphql-transport-ws message is malformed (the reason of its 4400 close), or None.
+
+    Strawberry's handler reads messages as the protocol describes them and fails on any
+    other shape (a TypeError, an unhashable id) with a traceback and no close frame.
+    `connection_init` and unknown types are left to it: it refuses those with 4400 itself.
+    """
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return "The message must be a JSON object with a string type"
+    kind = message["type"]
+    if kind in ("subscribe", "complete") and not isinstance(message.get("id"), str):
+        return f"The {kind} message needs a string id"
+    if kind in ("ping", "pong") and not isinstance(message.get("payload"), _OBJECT_OR_NULL):
+        return f"Invalid {kind} payload"
+    if kind == "subscribe":
+        payload = message.get("payload")
+        if not (
+            isinstance(payload, dict)
+            and isinstance(payload.get("query"), str)
+            and isinstance(payload.get("operationName"), (str, NoneType))
+            and isinstance(payload.get("variables"), _OBJECT_OR_NULL)
+            and isinstance(payload.get("extensions"), _OBJECT_OR_NULL)
+        ):
+            return "Invalid subscribe payload"
+    return None
+
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws lets `connection_init` carry `"payload": null` (no parameters);
-    Strawberry closes such a connection with 4400, so read null as no parameters."""
+    """Strawberry's graphql-transport-ws handler, with each message's shape checked first.
+
+    graphql-transport-ws lets `connection_init` carry `"payload": null` (no parameters);
+    Strawberry closes such a connection with 4400, so read null as no parameters.
+    """
+
+    async def handle_message(self, message: Message) -> None:
+        problem = message_problem(message)
+        if problem is not None:
+            await self.handle_invalid_message(problem)
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         if message.get("payload", {}) is None:
             message = {"type": "connection_init"}
         await super().handle_connection_init(message)
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        error = self.request_error(operation.query, operation.operation_name)
+        if error is not None:
+            await operation.send_initial_errors([error])
+            return
+        await super().run_operation(operation)
+
+    def request_error(self, query: str, operation_name: str | None) -> GraphQLError | None:
+        """The request-level error HTTP answers with 400 (no query, no operation of that name),
+        or None. Strawberry raises these before execution, and over a WebSocket the error
+        masking (schema/extensions.py) sees an unexpected exception: INTERNAL_ERROR and a
+        traceback. Anything else wrong with the text (syntax, limits) is left to Strawberry.
+        A text not yet validated is parsed here once more, within the same token limit.
+        """
+        if not query:
+            message = "No GraphQL query found in the request"
+        else:
+            documents = self.schema.documents  # type: ignore[attr-defined]
+            document = documents.get(query)
+            if document is None:
+                try:
+                    document = parse(query, max_tokens=documents.max_tokens)
+                except (GraphQLError, RecursionError):
+                    return None
+            try:
+                get_operation_type(document, operation_name)
+                return None
+            except RuntimeError:
+                message = CannotGetOperationTypeError(operation_name).as_http_error_reason()
+        return GraphQLError(message, extensions={"code": "VALIDATION_FAILED"})
 
 
 class WashgateGraphQL(GraphQL):
@@ -71,6 +149,7 @@ class WashgateGraphQL(GraphQL):
             keep_alive=True,
             keep_alive_interval=15,
             max_subscriptions_per_connection=services.settings.graphql_max_subscriptions,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # CONTRACT §4: not the legacy graphql-ws
         )
         self.db = db
         self.services = services
@@ -156,6 +235,14 @@ class WashgateGraphQL(GraphQL):
         if not isinstance(value, dict):
             raise HTTPException(400, "The request body must be a JSON object")
         return value
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A WebSocket message, read as HTTP bodies are: orjson refuses NaN and Infinity, numbers
+        too large for a double, nesting past 1024 levels and lone surrogates (which could not
+        be sent back) with its JSONDecodeError (a json.JSONDecodeError, which Strawberry closes
+        with 4400), where the stdlib's json accepts some and raises ValueError or RecursionError
+        on others."""
+        return orjson.loads(data)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
