@@ -25,6 +25,7 @@ from resolvers.server_secret import load_or_create_secret_key
 from rest_compat import LEGACY_APIS, api_for_path
 from schema import build_schema
 from washgate import docs, graphiql
+from washgate.cross_site import CrossSiteWrites
 from washgate.events import make_event_bus
 from washgate.graphql_app import WashgateGraphQL
 from washgate.middleware import ShapedErrors, render_request_error, unexpected_error
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             *_cors(settings),
             Middleware(ShapedErrors),
+            Middleware(CrossSiteWrites, allowed_origins=settings.cors_origins),
             Middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes),
         ],
         # an error outside ShapedErrors (in the CORS middleware): Starlette re-raises it after this answer
