@@ -249,6 +249,14 @@ def _about_the_request(error: GraphQLError) -> bool:
 
 
 SUGGESTION = re.compile(r" Did you mean .+\?$")
+# graphql-core quotes the value it refused ("String cannot represent a non string value:
+# 1234", "... unknown field 'x', found: {...}."): a code, a PIN or a refresh token sent
+# with the wrong type would come back in the answer. Only the value is dropped.
+QUOTED_VALUE = re.compile(r"(cannot represent [^:]*value): .*$|, found: .*$", re.DOTALL)
+
+
+def _without_quoted_value(message: str) -> str:
+    return QUOTED_VALUE.sub(lambda match: (match.group(1) or "") + ".", message, count=1)
 
 
 class ErrorMasking(MaskErrors):
@@ -277,6 +285,7 @@ class ErrorMasking(MaskErrors):
         for error in processed:
             if error.path is None and _about_the_request(error):
                 error.extensions = {**(error.extensions or {}), "code": "VALIDATION_FAILED"}
+                error.message = _without_quoted_value(error.message)
                 if self.hide_suggestions:
                     error.message = SUGGESTION.sub("", error.message)
         return processed

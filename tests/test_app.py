@@ -103,6 +103,47 @@ async def test_documents_the_checks_would_choke_on_are_validation_errors(client,
     assert not [record for record in caplog.records if record.levelname == "ERROR"]
 
 
+LOGIN_VARIABLE = "mutation($i: LoginInput!) { login(input: $i) { __typename } }"
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "message"),
+    [
+        (
+            'mutation { login(input: {phone: "+79990000001", otp: 4821}) { __typename } }',
+            None,
+            "String cannot represent a non string value.",
+        ),
+        (
+            LOGIN_VARIABLE,
+            {"i": {"phone": "+79990000001", "otp": 4821}},
+            "Variable '$i' has invalid value at .otp: String cannot represent a non string value.",
+        ),
+        (
+            LOGIN_VARIABLE,
+            {"i": {"phone": "+79990000001", "otp": "4821", "extra": 1}},
+            "Variable '$i' has invalid value: Expected value of type 'LoginInput' not to include unknown field"
+            " 'extra'.",
+        ),
+        (
+            'mutation { login(input: {phone: "+79990000001", otp: "4821", x: 1}) { __typename } }',
+            None,
+            "Expected value of type 'LoginInput' not to include unknown field 'x'.",
+        ),
+        (
+            "mutation($t: String!) { refreshTokens(input: {refreshToken: $t}) { __typename } }",
+            {"t": ["1.Zk3xQ9"]},
+            "Variable '$t' has invalid value: String cannot represent a non string value.",
+        ),
+    ],
+)
+async def test_a_refused_value_is_not_quoted_back(client, query, variables, message):
+    """graphql-core quotes the value it refuses: a code or token of the wrong type came back."""
+    result = await gql(client, query, variables)
+    assert [error["message"] for error in result["errors"]] == [message]
+    assert result["errors"][0]["extensions"] == {"code": "VALIDATION_FAILED"}
+
+
 async def test_several_operations_need_an_operation_name(client, deliveries):
     document = 'query Viewer { me { id } } mutation Send { sendOtp(input: {phone: "+79161234567"}) { __typename } }'
     for _ in range(2):  # a new text, then a kept one
