@@ -19,8 +19,23 @@ log = logging.getLogger("washgate.migrate")
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", database_url)
+    # ConfigParser interpolates "%": a percent-encoded password (p%40ss) must reach the engine as is
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the database could not be reached or opened, before any statement ran:
+    refused, unknown host, timed out, bad credentials, no such database, a SQLite file that
+    cannot be opened. (SQLAlchemy wraps a failed connect as a DBAPIError without a statement;
+    socket errors pass through as OSError.)"""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError):
+        return exc.statement is None
+    import asyncpg
+
+    return isinstance(exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError)
 
 
 def upgrade(database_url: str) -> None:
@@ -33,8 +48,8 @@ def upgrade(database_url: str) -> None:
     config = alembic_config(database_url)
     try:
         command.upgrade(config, "heads")
-    except Exception:
-        if not is_current(database_url):
+    except Exception as exc:
+        if unreachable(exc) or not is_current(database_url):  # unreachable: no second wait for it
             raise
         log.info("the schema was brought up to date by another process at the same time")
 

@@ -4,15 +4,30 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from functools import cached_property
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 CommaList = Annotated[list[str], NoDecode]
+
+# Upper bounds: a duration stays far from datetime's year 9999 and a JWT's `exp`; a count or
+# size fits PostgreSQL's INTEGER (2_147_483_647) wherever it is bound into a statement.
+MAX_SECONDS = 315_360_000  # ten years
+MAX_COUNT = 1_000_000_000
+MAX_POOL = 1_000  # connections of one process; PostgreSQL's own max_connections is usually 100
+MAX_DELIVERY_TIMEOUT_SECONDS = 60
+
+Seconds = Annotated[int, Field(le=MAX_SECONDS)]
+Count = Annotated[int, Field(le=MAX_COUNT)]
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's names
+DATABASE_FORMS = "sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE"
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 
 
 def _split(value: object) -> object:
@@ -21,14 +36,46 @@ def _split(value: object) -> object:
     return value
 
 
+def _check_http_url(value: str) -> None:
+    """Refuse what no delivery could reach: another scheme, no host, a bad port, spaces or control
+    characters. The URL itself is not repeated in the message: it may carry a token."""
+    if any(char.isspace() or not char.isprintable() for char in value):
+        raise ValueError("the URL has spaces or control characters (percent-encode them)")
+    url = urlsplit(value)
+    try:
+        port = url.port
+    except ValueError:
+        raise ValueError("the port must be a number from 1 to 65535") from None
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError("not an http:// or https:// URL with a host")
+    if port == 0:
+        raise ValueError("the port must be a number from 1 to 65535")
+    if not _is_host(url.hostname):
+        raise ValueError("the host is neither a domain name nor an IP address")
+
+
+def _is_host(host: str) -> bool:
+    try:
+        ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = ascii_host.removesuffix(".").split(".")
+    return all(_HOST_LABEL.fullmatch(label) for label in labels)
+
+
 class Settings(BaseSettings):
     """Settings of one washgate deployment; names and defaults are fixed by the contract."""
 
     model_config = SettingsConfigDict(env_prefix="WASHGATE_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///./washgate.db"
-    database_pool_size: int = Field(default=10, gt=0)  # PostgreSQL connections kept per process
-    database_max_overflow: int = Field(default=10, ge=0)  # and opened beyond them under load
+    database_pool_size: int = Field(default=10, gt=0, le=MAX_POOL)  # PostgreSQL connections kept per process
+    database_max_overflow: int = Field(default=10, ge=0, le=MAX_POOL)  # and opened beyond them under load
     env: Literal["development", "production"] = "development"
     secret_key: str | None = None
     graphiql: bool | None = None
@@ -36,34 +83,34 @@ class Settings(BaseSettings):
 
     delivery_webhook_url: str | None = None
     delivery_webhook_secret: str | None = None
-    delivery_timeout_seconds: float = Field(default=5, gt=0)
+    delivery_timeout_seconds: float = Field(default=5, gt=0, le=MAX_DELIVERY_TIMEOUT_SECONDS, allow_inf_nan=False)
 
     otp_length: int = Field(default=4, ge=4, le=10)
-    otp_ttl_seconds: int = Field(default=300, gt=0)
-    otp_max_attempts: int = Field(default=5, gt=0)
-    otp_resend_seconds: int = Field(default=60, ge=0)
-    sms_daily_quota: int = Field(default=10, ge=0)
-    phone_recent_seconds: int = Field(default=600, ge=0)
+    otp_ttl_seconds: Seconds = Field(default=300, gt=0)
+    otp_max_attempts: Count = Field(default=5, gt=0)
+    otp_resend_seconds: Seconds = Field(default=60, ge=0)
+    sms_daily_quota: Count = Field(default=10, ge=0)
+    phone_recent_seconds: Seconds = Field(default=600, ge=0)
     flashcall_prefix: str = Field(default="7487260", pattern=r"^\d{1,12}$")
-    access_token_ttl_seconds: int = Field(default=900, gt=0)
-    refresh_token_ttl_seconds: int = Field(default=2592000, gt=0)
-    pay_token_ttl_seconds: int = Field(default=1800, gt=0)
+    access_token_ttl_seconds: Seconds = Field(default=900, gt=0)
+    refresh_token_ttl_seconds: Seconds = Field(default=2592000, gt=0)
+    pay_token_ttl_seconds: Seconds = Field(default=1800, gt=0)
     quota_timezone: str = "UTC"
-    app_sends_per_hour: int = Field(default=1000, ge=0)
-    test_phones: CommaList = []
+    app_sends_per_hour: Count = Field(default=1000, ge=0)
+    test_phones: CommaList = []  # after otp_length: its codes are checked against it
 
-    max_body_bytes: int = Field(default=1048576, gt=0)
-    graphql_max_depth: int = Field(default=10, gt=0)
-    graphql_max_aliases: int = Field(default=15, gt=0)
-    graphql_max_tokens: int = Field(default=2000, gt=0)
-    graphql_max_page_size: int = Field(default=100, gt=0)
-    graphql_max_subscriptions: int = Field(default=100, gt=0)  # per WebSocket connection
+    max_body_bytes: Count = Field(default=1048576, gt=0)
+    graphql_max_depth: Count = Field(default=10, gt=0)
+    graphql_max_aliases: Count = Field(default=15, gt=0)
+    graphql_max_tokens: Count = Field(default=2000, gt=0)
+    graphql_max_page_size: Count = Field(default=100, gt=0)
+    graphql_max_subscriptions: Count = Field(default=100, gt=0)  # per WebSocket connection
 
-    phone_lock_failures: int = Field(default=10, gt=0)
-    phone_lock_seconds: int = Field(default=86400, ge=0)
-    ip_sends_per_hour: int = Field(default=60, ge=0)
-    password_failures_per_hour: int = Field(default=10, ge=0)
-    sms_hourly_limit: int = Field(default=1000, ge=0)
+    phone_lock_failures: Count = Field(default=10, gt=0)
+    phone_lock_seconds: Seconds = Field(default=86400, ge=0)
+    ip_sends_per_hour: Count = Field(default=60, ge=0)
+    password_failures_per_hour: Count = Field(default=10, ge=0)
+    sms_hourly_limit: Count = Field(default=1000, ge=0)
     allowed_countries: CommaList = ["RU"]
     trusted_proxies: CommaList = []
     cors_origins: CommaList = []
@@ -85,13 +132,40 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown phone regions {unknown}: ISO codes such as RU, KZ")
         return regions
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value)
+            port = url.port  # a port that is not a number fails here
+        except (ArgumentError, ValueError):
+            raise ValueError(f"not a database URL; use {DATABASE_FORMS}") from None
+        if url.drivername == "sqlite+aiosqlite":
+            if url.host or url.port or not url.database or url.database == ":memory:":
+                raise ValueError(f"a SQLite database needs a file path; use {DATABASE_FORMS}")
+        elif url.drivername == "postgresql+asyncpg":
+            if port is not None and not 0 < port < 65536:
+                raise ValueError("the port must be a number from 1 to 65535")
+        else:
+            raise ValueError(f"unsupported database {url.drivername!r}; use {DATABASE_FORMS}")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().lower()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {value!r}: one of {', '.join(LOG_LEVELS)}")
+        return level
+
     @field_validator("delivery_webhook_url")
     @classmethod
     def _webhook_url(cls, value: str | None) -> str | None:
         if value:
-            url = urlsplit(value)
-            if url.scheme not in ("http", "https") or not url.hostname:
-                raise ValueError(f"the delivery webhook {value!r} is not an http(s) URL")
+            _check_http_url(value)
         return value or None
 
     @field_validator("delivery_webhook_secret")
@@ -109,17 +183,23 @@ class Settings(BaseSettings):
 
     @field_validator("test_phones")
     @classmethod
-    def _test_phones_shape(cls, value: list[str]) -> list[str]:
+    def _test_phones_shape(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        from core.phones import PhoneError, normalize_phone
+
+        otp_length = info.data.get("otp_length")  # absent when WASHGATE_OTP_LENGTH itself was refused
         for item in value:
             phone, sep, code = item.partition("=")
             if not sep or not code.strip().isdigit() or not phone.strip():
                 raise ValueError(f"test phone entry {item!r} is not PHONE=DIGITS")
-            from core.phones import PhoneError, normalize_phone
-
             try:
                 normalize_phone(phone.strip(), allowed=None)
             except PhoneError:
                 raise ValueError(f"test phone entry {item!r} is not a valid phone number") from None
+            if otp_length is not None and len(code.strip()) != otp_length:
+                raise ValueError(
+                    f"the code of test phone {phone.strip()} has {len(code.strip())} digits;"
+                    f" WASHGATE_OTP_LENGTH is {otp_length}"
+                )
         return value
 
     @field_validator("quota_timezone")
@@ -139,14 +219,6 @@ class Settings(BaseSettings):
         for item in value:
             ip_network(item, strict=False)
         return value
-
-    @model_validator(mode="after")
-    def _test_codes_have_otp_length(self) -> Settings:
-        for item in self.test_phones:
-            code = item.partition("=")[2].strip()
-            if len(code) != self.otp_length:
-                raise ValueError(f"test phone code {code!r} must have WASHGATE_OTP_LENGTH={self.otp_length} digits")
-        return self
 
     @property
     def is_production(self) -> bool:

@@ -23,7 +23,7 @@ WASHGATE = [sys.executable, "-m", "washgate.cli"]
 
 def _env(database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WASHGATE_")}
-    env.update(WASHGATE_DATABASE_URL=database_url, WASHGATE_LOG_LEVEL="info", **extra)
+    env.update({"WASHGATE_DATABASE_URL": database_url, "WASHGATE_LOG_LEVEL": "info", **extra})
     return env
 
 
@@ -86,6 +86,150 @@ def test_serve_refuses_production_without_key_and_webhook(sqlite_url):
     result = run(sqlite_url, "serve", WASHGATE_ENV="production")
     assert result.returncode == 2
     assert "WASHGATE_SECRET_KEY" in result.stderr and "WASHGATE_DELIVERY_WEBHOOK_URL" in result.stderr
+
+
+CONFIG = "washgate: invalid configuration: "
+# Nothing listens on port 1: a command that got past its settings fails at once instead of serving.
+UNREACHABLE = "postgresql+asyncpg://washgate:s3cret@127.0.0.1:1/washgate"
+REFUSED = "[Errno 111] Connect call failed ('127.0.0.1', 1)"
+FORMS = "sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "line"),
+    [
+        (
+            "WASHGATE_LOG_LEVEL",
+            "loud",
+            "WASHGATE_LOG_LEVEL: unknown log level 'loud': one of critical, error, warning, info, debug, trace",
+        ),
+        ("WASHGATE_DATABASE_URL", "foo://bar", f"WASHGATE_DATABASE_URL: unsupported database 'foo'; use {FORMS}"),
+        (
+            "WASHGATE_OTP_TTL_SECONDS",
+            "99999999999999",
+            "WASHGATE_OTP_TTL_SECONDS: Input should be less than or equal to 315360000",
+        ),
+        (
+            "WASHGATE_OTP_RESEND_SECONDS",
+            "99999999999999999",
+            "WASHGATE_OTP_RESEND_SECONDS: Input should be less than or equal to 315360000",
+        ),
+        (
+            "WASHGATE_SMS_DAILY_QUOTA",
+            "2147483648",
+            "WASHGATE_SMS_DAILY_QUOTA: Input should be less than or equal to 1000000000",
+        ),
+        (
+            "WASHGATE_DELIVERY_TIMEOUT_SECONDS",
+            "inf",
+            "WASHGATE_DELIVERY_TIMEOUT_SECONDS: Input should be a finite number",
+        ),
+        (
+            "WASHGATE_DELIVERY_WEBHOOK_URL",
+            "http://exa mple.com/",
+            "WASHGATE_DELIVERY_WEBHOOK_URL: the URL has spaces or control characters (percent-encode them)",
+        ),
+        (
+            "WASHGATE_DELIVERY_WEBHOOK_URL",
+            "http://127.0.0.1:99999/x",
+            "WASHGATE_DELIVERY_WEBHOOK_URL: the port must be a number from 1 to 65535",
+        ),
+        (
+            "WASHGATE_TEST_PHONES",
+            "+79990000001=12345",
+            "WASHGATE_TEST_PHONES: the code of test phone +79990000001 has 5 digits; WASHGATE_OTP_LENGTH is 4",
+        ),
+        (
+            "WASHGATE_OTP_LENGTH",
+            "two",
+            "WASHGATE_OTP_LENGTH: Input should be a valid integer, unable to parse string as an integer",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", [("serve",), ("migrate",)])
+def test_a_bad_setting_is_refused_in_one_line(command, name, value, line):
+    result = run(UNREACHABLE, *command, **{name: value})
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", CONFIG + line + "\n")
+
+
+def test_every_bad_setting_gets_its_line_and_no_secret_is_repeated():
+    result = run(
+        "postgresql+asyncpg://washgate:s3cret-pw@127.0.0.1:99999/washgate",
+        "migrate",
+        WASHGATE_SECRET_KEY="s3cret-key",
+        WASHGATE_DELIVERY_WEBHOOK_SECRET="whsec_s3cret not base64",
+        WASHGATE_DELIVERY_WEBHOOK_URL="https://sms.example:0/hook?token=s3cret-token",
+        WASHGATE_OTP_MAX_ATTEMPTS="0",
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        CONFIG + "WASHGATE_DATABASE_URL: the port must be a number from 1 to 65535",
+        CONFIG + "WASHGATE_DELIVERY_WEBHOOK_URL: the port must be a number from 1 to 65535",
+        CONFIG + "WASHGATE_DELIVERY_WEBHOOK_SECRET: the delivery webhook secret must be whsec_ followed by base64"
+        " (Standard Webhooks)",
+        CONFIG + "WASHGATE_OTP_MAX_ATTEMPTS: Input should be greater than 0",
+    ]
+    assert "s3cret" not in result.stderr and "pydantic" not in result.stderr
+
+
+def test_log_levels_are_uvicorns_in_any_case(sqlite_url):
+    result = run(sqlite_url, "migrate", WASHGATE_LOG_LEVEL="TRACE")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "migrations applied\n" and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("serve",), ("serve", "--demo"), ("migrate",), ("demo", "--json"), ("apps", "create", "--name", "A"), ("purge",)],
+)
+def test_an_unreachable_database_is_one_line_at_start(command):
+    result = run(UNREACHABLE, *command)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"washgate: cannot use the database postgresql+asyncpg://washgate:***@127.0.0.1:1/washgate: {REFUSED}\n"
+    )
+
+
+def test_a_percent_encoded_password_reaches_the_database_hidden():
+    result = run("postgresql+asyncpg://washgate:p%40ss@127.0.0.1:1/washgate", "migrate")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"washgate: cannot use the database postgresql+asyncpg://washgate:***@127.0.0.1:1/washgate: {REFUSED}\n"
+    )
+
+
+@pytest.mark.parametrize("command", [("migrate",), ("users", "create", "--phone", "+79161234567")])
+def test_a_sqlite_file_that_cannot_be_opened_is_one_line(tmp_path, command):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'washgate.db'}"
+    result = run(url, *command)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"washgate: cannot use the database {url}: unable to open database file\n"
+
+
+def test_only_database_failures_lose_their_traceback():
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+    from core.settings import Settings
+    from washgate.cli import DatabaseUnavailable, using_database
+
+    settings = Settings(_env_file=None, database_url="postgresql+asyncpg://app:s3cret@db/washgate")
+    locked = OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked\nmore"))
+    with pytest.raises(DatabaseUnavailable) as unavailable, using_database(settings):
+        raise locked
+    assert (
+        str(unavailable.value)
+        == "washgate: cannot use the database postgresql+asyncpg://app:***@db/washgate: database is locked"
+    )
+    assert unavailable.value.__cause__ is locked
+    for bug in (
+        RuntimeError("a bug"),
+        TypeError("connect() got an unexpected keyword argument"),
+        ProgrammingError("SELECT nope", {}, Exception("no such column")),
+        IntegrityError("INSERT ...", {}, Exception("UNIQUE constraint failed")),
+    ):
+        with pytest.raises(type(bug)) as raised, using_database(settings):
+            raise bug
+        assert raised.value is bug
 
 
 def _free_port() -> int:

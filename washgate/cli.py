@@ -8,8 +8,12 @@ import json
 import logging
 import logging.config
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from core.db import Database
 from core.security import Keys
@@ -17,6 +21,56 @@ from core.services import Services
 from core.settings import Settings
 from washgate import admin
 from washgate.logs import log_config
+
+TRACE = 5  # uvicorn's level below DEBUG; registered by uvicorn on import, here before it is imported
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached or used; the message is the line to print."""
+
+
+def configuration_problems(error: ValidationError) -> list[str]:
+    """One line per refused setting, named as the operator spelt it; never the value (it may be
+    a secret), never pydantic's links."""
+    lines = []
+    for problem in error.errors(include_url=False, include_input=False, include_context=False):
+        message = problem["msg"].removeprefix("Value error, ")
+        name = f"WASHGATE_{str(problem['loc'][0]).upper()}: " if problem["loc"] else ""
+        lines.append(f"washgate: invalid configuration: {name}{message}")
+    return lines
+
+
+@contextmanager
+def using_database(settings: Settings) -> Iterator[None]:
+    """Turn a database that cannot be reached, opened or used into DatabaseUnavailable.
+
+    Only those failures: a refused connect, an unknown host, bad credentials, a file that
+    cannot be opened, a database that fails while in use (locked, disk full, connection lost).
+    A statement the database refuses (ProgrammingError, IntegrityError) and every other
+    exception keep their traceback: they are bugs to report, not settings to fix.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    from core.migrate import unreachable
+
+    try:
+        yield
+    except Exception as exc:
+        if not (unreachable(exc) or isinstance(exc, OperationalError | InterfaceError)):
+            raise
+        reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        lines = str(reason).strip().splitlines()
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        message = f"washgate: cannot use the database {shown}: {lines[0] if lines else type(reason).__name__}"
+        raise DatabaseUnavailable(message) from exc
+
+
+def migrate_database(settings: Settings) -> None:
+    from core.migrate import upgrade
+
+    with using_database(settings):
+        upgrade(settings.database_url)
 
 
 def _emit(result: dict[str, Any], as_json: bool) -> None:
@@ -28,14 +82,13 @@ def _emit(result: dict[str, Any], as_json: bool) -> None:
 
 
 def configure_logging(settings: Settings) -> None:
+    logging.addLevelName(TRACE, "TRACE")
     logging.config.dictConfig(log_config(settings.log_level))
 
 
 def run_admin(settings: Settings, action: Callable[[Database, Services], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
     """Migrate, then run one admin action with a database and services of its own."""
-    from core.migrate import upgrade
-
-    upgrade(settings.database_url)
+    migrate_database(settings)
 
     async def main() -> dict[str, Any]:
         from resolvers.server_secret import load_or_create_secret_key
@@ -52,13 +105,13 @@ def run_admin(settings: Settings, action: Callable[[Database, Services], Awaitab
         finally:
             await db.dispose()
 
-    return asyncio.run(main())
+    with using_database(settings):
+        return asyncio.run(main())
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from core.migrate import upgrade
     from washgate.http_protocol import BoundedHttpToolsProtocol
 
     if settings.is_sqlite and args.workers > 1:
@@ -70,7 +123,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.is_production and (problems := settings.problems_for_production()):
         print("washgate: refusing to start in production: " + "; ".join(problems), file=sys.stderr)
         return 2
-    upgrade(settings.database_url)
+    migrate_database(settings)
     if args.demo:
         result = run_admin(settings, admin.demo)
         print("demo data: " + json.dumps(result, ensure_ascii=False))
@@ -101,9 +154,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from core.migrate import upgrade
-
-    upgrade(settings.database_url)
+    migrate_database(settings)
     print("migrations applied")
     return 0
 
@@ -132,19 +183,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings()
-    except Exception as exc:
+    except ValidationError as exc:
+        print("\n".join(configuration_problems(exc)), file=sys.stderr)
+        return 2
+    except (SettingsError, UnicodeDecodeError) as exc:  # a source that cannot be read at all, such as a .env file
         print(f"washgate: invalid configuration: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings)
-    if hasattr(args, "action"):
-        try:
-            result = run_admin(settings, lambda db, services: args.action(db, services, args))
-        except admin.AdminError as exc:
-            print(f"washgate: {exc}", file=sys.stderr)
-            return 1
-        _emit(result, getattr(args, "json", False))
-        return 0
-    return int(args.handler(args, settings))
+    try:
+        if hasattr(args, "action"):
+            try:
+                result = run_admin(settings, lambda db, services: args.action(db, services, args))
+            except admin.AdminError as exc:
+                print(f"washgate: {exc}", file=sys.stderr)
+                return 1
+            _emit(result, getattr(args, "json", False))
+            return 0
+        return int(args.handler(args, settings))
+    except DatabaseUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

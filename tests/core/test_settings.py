@@ -93,3 +93,182 @@ def test_test_phone_codes_have_the_otp_length(monkeypatch):
         Settings(_env_file=None)
     monkeypatch.setenv("WASHGATE_OTP_LENGTH", "5")
     assert Settings(_env_file=None).test_phone_codes == {"+79990000001": "12345"}
+
+
+def _refusals(**values: object) -> list[tuple[tuple[int | str, ...], str]]:
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, **values)
+    return [(error["loc"], error["msg"]) for error in refused.value.errors()]
+
+
+@pytest.mark.parametrize("level", ["loud", "", "verbose", "10"])
+def test_a_log_level_outside_uvicorns_names_is_refused(level):
+    assert _refusals(log_level=level) == [
+        (
+            ("log_level",),
+            f"Value error, unknown log level {level!r}: one of critical, error, warning, info, debug, trace",
+        )
+    ]
+
+
+@pytest.mark.parametrize(("level", "kept"), [("TRACE", "trace"), ("Warning", "warning"), (" debug ", "debug")])
+def test_log_levels_are_read_without_regard_to_case(level, kept):
+    assert Settings(_env_file=None, log_level=level).log_level == kept
+
+
+FORMS = "sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("foo://bar", f"unsupported database 'foo'; use {FORMS}"),
+        ("postgresql://app:s3cret@db/washgate", f"unsupported database 'postgresql'; use {FORMS}"),
+        ("sqlite:///./washgate.db", f"unsupported database 'sqlite'; use {FORMS}"),
+        ("not a url", f"not a database URL; use {FORMS}"),
+        ("postgresql+asyncpg://app:s3cret@db:x/washgate", f"not a database URL; use {FORMS}"),
+        ("sqlite+aiosqlite:///", f"a SQLite database needs a file path; use {FORMS}"),
+        ("sqlite+aiosqlite:///:memory:", f"a SQLite database needs a file path; use {FORMS}"),
+        ("sqlite+aiosqlite://host/washgate.db", f"a SQLite database needs a file path; use {FORMS}"),
+        ("postgresql+asyncpg://app:s3cret@db:99999/washgate", "the port must be a number from 1 to 65535"),
+    ],
+)
+def test_a_database_url_of_another_form_is_refused_without_its_password(url, message):
+    assert _refusals(database_url=url) == [(("database_url",), f"Value error, {message}")]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite+aiosqlite:///./washgate.db",
+        "sqlite+aiosqlite:////var/lib/washgate/washgate.db",
+        "postgresql+asyncpg://app:p%40ss@db.internal:5432/washgate",
+        "postgresql+asyncpg:///washgate",
+    ],
+)
+def test_the_two_database_forms_are_accepted(url):
+    assert Settings(_env_file=None, database_url=url).database_url == url
+
+
+DURATIONS = [
+    "otp_ttl_seconds",
+    "otp_resend_seconds",
+    "phone_recent_seconds",
+    "access_token_ttl_seconds",
+    "refresh_token_ttl_seconds",
+    "pay_token_ttl_seconds",
+    "phone_lock_seconds",
+]
+COUNTS = [
+    "otp_max_attempts",
+    "sms_daily_quota",
+    "app_sends_per_hour",
+    "max_body_bytes",
+    "graphql_max_depth",
+    "graphql_max_aliases",
+    "graphql_max_tokens",
+    "graphql_max_page_size",
+    "graphql_max_subscriptions",
+    "phone_lock_failures",
+    "ip_sends_per_hour",
+    "password_failures_per_hour",
+    "sms_hourly_limit",
+]
+
+
+def test_every_numeric_setting_has_an_upper_bound():
+    numeric = {name for name, field in Settings.model_fields.items() if field.annotation in (int, float)}
+    bounded = {
+        name
+        for name in numeric
+        if any(getattr(m, "le", None) is not None for m in Settings.model_fields[name].metadata)
+    }
+    assert numeric == bounded
+    assert numeric == {
+        *DURATIONS,
+        *COUNTS,
+        "otp_length",
+        "delivery_timeout_seconds",
+        "database_pool_size",
+        "database_max_overflow",
+    }
+
+
+@pytest.mark.parametrize("name", DURATIONS)
+def test_a_duration_is_at_most_ten_years(name):
+    assert getattr(Settings(_env_file=None, **{name: 315_360_000}), name) == 315_360_000
+    for too_long in (315_360_001, 99_999_999_999_999, 99_999_999_999_999_999):
+        assert _refusals(**{name: too_long}) == [((name,), "Input should be less than or equal to 315360000")]
+
+
+@pytest.mark.parametrize("name", COUNTS)
+def test_a_count_fits_a_postgresql_integer(name):
+    assert getattr(Settings(_env_file=None, **{name: 1_000_000_000}), name) == 1_000_000_000
+    for too_many in (1_000_000_001, 2_147_483_648):
+        assert _refusals(**{name: too_many}) == [((name,), "Input should be less than or equal to 1000000000")]
+
+
+@pytest.mark.parametrize("name", ["database_pool_size", "database_max_overflow"])
+def test_a_process_opens_at_most_a_thousand_connections(name):
+    assert _refusals(**{name: 1001}) == [((name,), "Input should be less than or equal to 1000")]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("inf", "Input should be a finite number"),
+        ("nan", "Input should be a finite number"),
+        ("-inf", "Input should be a finite number"),
+        ("60.5", "Input should be less than or equal to 60"),
+        ("0", "Input should be greater than 0"),
+    ],
+)
+def test_the_delivery_timeout_is_finite_and_at_most_a_minute(monkeypatch, value, message):
+    monkeypatch.setenv("WASHGATE_DELIVERY_TIMEOUT_SECONDS", value)
+    assert _refusals() == [(("delivery_timeout_seconds",), message)]
+    monkeypatch.setenv("WASHGATE_DELIVERY_TIMEOUT_SECONDS", "60")
+    assert Settings(_env_file=None).delivery_timeout_seconds == 60
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://exa mple.com/", "the URL has spaces or control characters (percent-encode them)"),
+        ("http://sms.example/hook?to=a b", "the URL has spaces or control characters (percent-encode them)"),
+        ("http://sms.example/\thook", "the URL has spaces or control characters (percent-encode them)"),
+        ("http://127.0.0.1:99999/x", "the port must be a number from 1 to 65535"),
+        ("http://127.0.0.1:0/x", "the port must be a number from 1 to 65535"),
+        ("http://sms.example:http/x", "the port must be a number from 1 to 65535"),
+        ("http:///hook", "not an http:// or https:// URL with a host"),
+        ("http://:8080/hook", "not an http:// or https:// URL with a host"),
+        ("ftp://sms.example/hook", "not an http:// or https:// URL with a host"),
+        ("http://sms..example/hook", "the host is neither a domain name nor an IP address"),
+        ("http://-sms.example/hook", "the host is neither a domain name nor an IP address"),
+    ],
+)
+def test_a_webhook_url_no_delivery_could_reach_is_refused(url, message):
+    assert _refusals(delivery_webhook_url=url) == [(("delivery_webhook_url",), f"Value error, {message}")]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1]:8080/hook", "https://смс.пример/hook", "http://10.0.0.5:65535/x", "http://sms_gw.example/h"]
+)
+def test_ip_and_international_webhook_hosts_are_accepted(url):
+    assert Settings(_env_file=None, delivery_webhook_url=url).delivery_webhook_url == url
+
+
+def test_a_test_phone_code_of_the_wrong_length_names_the_setting():
+    assert _refusals(test_phones="+79990000001=12345") == [
+        (("test_phones",), "Value error, the code of test phone +79990000001 has 5 digits; WASHGATE_OTP_LENGTH is 4")
+    ]
+
+
+def test_a_refused_otp_length_is_reported_alone():
+    assert _refusals(test_phones="+79990000001=123", otp_length=3) == [
+        (("otp_length",), "Input should be greater than or equal to 4")
+    ]
+
+
+def test_an_empty_item_of_a_list_is_ignored(monkeypatch):
+    monkeypatch.setenv("WASHGATE_ALLOWED_COUNTRIES", "RU,")
+    assert Settings(_env_file=None).allowed_countries == ["RU"]
