@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     phone_lock_seconds: Seconds = Field(default=86400, ge=0)
     ip_sends_per_hour: Count = Field(default=60, ge=0)
     password_failures_per_hour: Count = Field(default=10, ge=0)
+    password_failures_per_address: Count = Field(default=100, ge=0)  # per hour, over every account
     sms_hourly_limit: Count = Field(default=1000, ge=0)
     allowed_countries: CommaList = ["RU"]
     trusted_proxies: CommaList = []

@@ -198,7 +198,7 @@ async def _take_sending_caps(
     if app_id is not None:
         sender = (f"app-hour:{app_id}", hour, settings.app_sends_per_hour)
     else:
-        sender = (f"ip-hour:{client_ip or 'unknown'}", hour, settings.ip_sends_per_hour)
+        sender = (f"ip-hour:{limits.address_key(client_ip or 'unknown')}", hour, settings.ip_sends_per_hour)
     windows = [sender, ("all-hour", hour, settings.sms_hourly_limit)]
     if daily is not None:
         windows.append(daily)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import cache
+from ipaddress import IPv6Address, ip_address, ip_network
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, and_, bindparam, case, delete, literal, or_, select, true, union_all, update
@@ -21,6 +22,21 @@ from models import Cooldown, PhoneLock, RateCounter
 counters: Table = RateCounter.__table__  # type: ignore[attr-defined]
 cooldowns: Table = Cooldown.__table__  # type: ignore[attr-defined]
 phone_locks: Table = PhoneLock.__table__  # type: ignore[attr-defined]
+
+
+def address_key(address: str) -> str:
+    """What per-address caps count by: an IPv4 address as it is, an IPv6 one by its /64
+    network (one subscriber's share: a client holding a /64 could take a new address for
+    every request), an IPv4-mapped IPv6 address as its IPv4 address."""
+    if ":" not in address:
+        return address
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, IPv6Address) and parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ip_network(f"{parsed}/64", strict=False))
 
 
 def hour_window(now: datetime) -> datetime:

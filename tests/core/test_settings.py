@@ -172,6 +172,7 @@ COUNTS = [
     "phone_lock_failures",
     "ip_sends_per_hour",
     "password_failures_per_hour",
+    "password_failures_per_address",
     "sms_hourly_limit",
 ]
 

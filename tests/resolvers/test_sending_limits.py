@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import pytest
 
 SEND = "/api/v2/auth/send/otp"
@@ -36,6 +37,23 @@ async def test_sends_per_client_address_ignore_forwarded_headers(client, deliver
         for i, phone in enumerate(phones(4))
     ]
     assert statuses == [201, 201, 201, 429]
+    assert len(deliveries.messages) == 3
+
+
+@pytest.mark.settings(ip_sends_per_hour=1)
+async def test_ipv6_senders_are_counted_by_their_64_network(app, deliveries):
+    """A client holding a /64 could otherwise send from a new address every time."""
+
+    async def send_from(address: str, phone: str) -> int:
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            return (await http.post(SEND, json={"phone": phone})).status_code
+
+    first, same_64, other_64, mapped = phones(4)
+    assert await send_from("2001:db8:0:1::1", first) == 201
+    assert await send_from("2001:db8:0:1:ffff::2", same_64) == 429
+    assert await send_from("2001:db8:0:2::1", other_64) == 201
+    assert await send_from("::ffff:198.51.100.7", mapped) == 201  # an IPv4 client, by its own address
     assert len(deliveries.messages) == 3
 
 
