@@ -253,7 +253,6 @@ class Database:
                     path,
                     self.turns,
                     turn_wait_seconds=SQLITE_TURN_WAIT_SECONDS,
-                    busy_timeout=SQLITE_LOCK_WAIT_SECONDS,
                 )
                 if path and path != ":memory:"
                 else None

@@ -106,7 +106,7 @@ async def test_wal_checkpoints_run_off_the_loop_and_reach_the_database_file(app,
     modes: list[str] = []
     run_checkpoint = sqlite_checkpoint.Checkpointer._run
 
-    def recorded(self: Any, mode: str) -> int:
+    def recorded(self: Any, mode: str) -> tuple[bool, int]:
         modes.append(mode)
         return run_checkpoint(self, mode)
 
@@ -138,6 +138,48 @@ async def test_wal_checkpoints_run_off_the_loop_and_reach_the_database_file(app,
     # the next commit writes the WAL from its start
     async with db.session() as session:
         await run(session, insert(counters), {"key": "wal-after", "window_start": window, "count": 1})
+        await session.commit()
+    _busy, frames, _copied = db.raw_sqlite().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert 0 < frames < 10
+
+
+async def test_another_process_reading_does_not_hold_up_the_wal_restart(app, sqlite_path, monkeypatch, caplog):
+    """A RESTART waits for other connections' readers, holding this process's turn: a
+    reader left open elsewhere (a report, a backup, a sqlite3 shell) froze every request
+    for the whole 30 s busy timeout, every 1000 commits. It now gives up after
+    RESTART_WAIT_SECONDS, says so once, and starts the WAL over once the reader is gone."""
+    from core import sqlite_checkpoint
+
+    monkeypatch.setattr(sqlite_checkpoint, "RESTART_FRAMES", 1)
+    counters = RateCounter.__table__  # type: ignore[attr-defined]
+    db = app.state.db
+    window = datetime(2026, 1, 1, tzinfo=UTC)
+
+    async def commit_a_round(name: str) -> float:
+        """CHECKPOINT_EVERY commits, then the checkpoint they start; its duration."""
+        for i in range(CHECKPOINT_EVERY):
+            async with db.session() as session:
+                await run(session, insert(counters), {"key": f"{name}-{i}", "window_start": window, "count": 1})
+                await session.commit()
+        started = time.monotonic()
+        while db.checkpoints._task is not None and time.monotonic() < started + 60:
+            await asyncio.sleep(0.01)
+        return time.monotonic() - started
+
+    reader = sqlite3.connect(sqlite_path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM users").fetchone()  # holds its snapshot of the WAL
+    with caplog.at_level("INFO", logger="washgate.db"):
+        assert await commit_a_round("held") < 2
+        assert await commit_a_round("still-held") < 2
+        warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert len(warnings) == 1 and warnings[0].startswith("WAL not started over")
+        reader.execute("COMMIT")
+        reader.close()
+        await commit_a_round("free")
+        assert "WAL started over again" in [r.getMessage() for r in caplog.records]
+    async with db.session() as session:  # the next commit writes the WAL from its start
+        await run(session, insert(counters), {"key": "after", "window_start": window, "count": 1})
         await session.commit()
     _busy, frames, _copied = db.raw_sqlite().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     assert 0 < frames < 10
