@@ -403,6 +403,70 @@ def test_attempt_limit_holds_across_server_processes(tmp_path):
         asyncio.run(sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.mark.skipif(not os.environ.get("WASHGATE_TEST_POSTGRES_URL"), reason="needs PostgreSQL")
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path):
+    """SIGKILLed, uvicorn's supervisor cannot stop its workers: they went on serving the
+    port, and the next `washgate serve` on it failed with 'Address already in use'."""
+    import asyncio
+    import signal
+
+    import asyncpg
+
+    admin_url = os.environ["WASHGATE_TEST_POSTGRES_URL"]
+    name = f"washgate_cli_{uuid.uuid4().hex[:10]}"
+    plain = admin_url.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def sql(statement: str) -> None:
+        conn = await asyncpg.connect(plain)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(sql(f'CREATE DATABASE "{name}"'))
+    database_url = admin_url.rpartition("/")[0] + "/" + name
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [*WASHGATE, "serve", "--port", str(port), "--workers", "2", "--no-access-log"]
+
+    def start(log_path: Path) -> subprocess.Popen[bytes]:
+        with log_path.open("w") as log:
+            process = subprocess.Popen(command, env=_env(database_url), stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    return process
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.3)
+
+    first = start(tmp_path / "first.log")
+    second = None
+    try:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:  # the orphaned workers stop by themselves
+            try:
+                httpx.get(f"{base}/healthz", timeout=1)
+            except httpx.HTTPError:
+                break
+            time.sleep(0.3)
+        else:
+            raise AssertionError("the workers still answer after their supervisor was killed")
+        assert "the supervisor (pid" in (tmp_path / "first.log").read_text()
+        second = start(tmp_path / "second.log")  # the port is free again
+        assert httpx.get(f"{base}/healthz").status_code == 200
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=20)
+        asyncio.run(sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.mark.server_args(WASHGATE_MAX_BODY_BYTES="4096")
 def test_a_websocket_message_is_capped_like_a_request_body(server):
     from websockets.exceptions import ConnectionClosed

@@ -29,6 +29,7 @@ from washgate.cross_site import CrossSiteWrites
 from washgate.events import make_event_bus
 from washgate.graphql_app import WashgateGraphQL
 from washgate.middleware import ShapedErrors, render_request_error, unexpected_error
+from washgate.supervision import watching_supervisor
 
 GC_THRESHOLDS = (20_000, 20, 20)
 
@@ -120,7 +121,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
         try:
-            yield
+            async with watching_supervisor():
+                yield
         finally:
             gc.set_threshold(*thresholds)  # the process may go on (tests, tools): leave it as found
             gc.unfreeze()

@@ -21,6 +21,7 @@ from core.services import Services
 from core.settings import Settings
 from washgate import admin
 from washgate.logs import log_config
+from washgate.supervision import mark_supervisor
 
 TRACE = 5  # uvicorn's level below DEBUG; registered by uvicorn on import, here before it is imported
 
@@ -135,6 +136,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  GraphQL:    {base}/graphql (POST; GraphiQL off in production)")
     print(f"  REST docs:  {base}/docs   OpenAPI: {base}/openapi.json")
     sys.stdout.flush()
+    if args.workers > 1:
+        mark_supervisor()
     uvicorn.run(
         "washgate.app:create_app",
         factory=True,
