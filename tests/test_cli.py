@@ -10,10 +10,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -343,45 +344,68 @@ def test_newcomer_flow_against_a_real_server(server):
     assert code not in registered.text
 
 
-@pytest.mark.skipif(not os.environ.get("WASHGATE_TEST_POSTGRES_URL"), reason="needs PostgreSQL")
-def test_attempt_limit_holds_across_server_processes(tmp_path):
+@pytest.fixture
+def postgres_database() -> Iterator[tuple[str, Callable[[str], list[Any]]]]:
+    """A new PostgreSQL database for a server of its own (dropped afterwards): its URL and
+    `sql(statement)`, which runs a statement in it and returns the rows."""
     import asyncio
 
     import asyncpg
 
-    admin_url = os.environ["WASHGATE_TEST_POSTGRES_URL"]
+    admin_url = os.environ.get("WASHGATE_TEST_POSTGRES_URL")
+    if not admin_url:
+        pytest.skip("needs PostgreSQL")
     name = f"washgate_cli_{uuid.uuid4().hex[:10]}"
-    plain = admin_url.replace("postgresql+asyncpg://", "postgresql://")
+    admin = admin_url.replace("postgresql+asyncpg://", "postgresql://")
+    plain = admin.rpartition("/")[0] + "/" + name
 
-    async def sql(statement: str, url: str = plain) -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(url)
-        try:
-            return await conn.fetch(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(sql(f'CREATE DATABASE "{name}"'))
-    database_url = admin_url.rpartition("/")[0] + "/" + name
-    port = _free_port()
-    log_path = tmp_path / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [*WASHGATE, "serve", "--port", str(port), "--workers", "2", "--no-access-log"],
-            env=_env(database_url),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
+    def sql(statement: str, url: str = plain) -> list[Any]:
+        async def fetch() -> list[Any]:
+            conn = await asyncpg.connect(url)
             try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.3)
+                return list(await conn.fetch(statement))
+            finally:
+                await conn.close()
+
+        return asyncio.run(fetch())
+
+    sql(f'CREATE DATABASE "{name}"', admin)
+    try:
+        yield admin_url.rpartition("/")[0] + "/" + name, sql
+    finally:
+        sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', admin)
+
+
+def start_two_workers(database_url: str, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    """`washgate serve --workers 2` on `port`, once it answers /readyz."""
+    command = [*WASHGATE, "serve", "--port", str(port), "--workers", "2", "--no-access-log"]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, env=_env(database_url), stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
+        time.sleep(0.3)
+
+
+def stop(*processes: subprocess.Popen[bytes] | None) -> None:
+    for process in processes:
+        if process is not None and process.poll() is None:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+def test_attempt_limit_holds_across_server_processes(tmp_path, postgres_database):
+    database_url, sql = postgres_database
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "server.log"
+    process = start_two_workers(database_url, port, log_path)
+    try:
         phone = "+79161234567"
         assert httpx.post(f"{base}/api/v2/auth/send/otp", json={"phone": phone}).status_code == 201
         code = _logged_code(log_path, phone)
@@ -393,56 +417,22 @@ def test_attempt_limit_holds_across_server_processes(tmp_path):
         with ThreadPoolExecutor(max_workers=16) as pool:
             statuses = list(pool.map(guess, range(48)))
         assert set(statuses) == {422}
-        rows = asyncio.run(sql("SELECT attempts FROM verification_codes", plain.rpartition("/")[0] + "/" + name))
-        assert [r["attempts"] for r in rows] == [5]
+        assert [row["attempts"] for row in sql("SELECT attempts FROM verification_codes")] == [5]
         right = httpx.post(f"{base}/api/v2/auth/login", json={"phone": phone, "otp": code})
         assert right.status_code == 422
     finally:
-        process.terminate()
-        process.wait(timeout=20)
-        asyncio.run(sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        stop(process)
 
 
-@pytest.mark.skipif(not os.environ.get("WASHGATE_TEST_POSTGRES_URL"), reason="needs PostgreSQL")
-def test_workers_stop_when_their_supervisor_is_killed(tmp_path):
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path, postgres_database):
     """SIGKILLed, uvicorn's supervisor cannot stop its workers: they went on serving the
     port, and the next `washgate serve` on it failed with 'Address already in use'."""
-    import asyncio
     import signal
 
-    import asyncpg
-
-    admin_url = os.environ["WASHGATE_TEST_POSTGRES_URL"]
-    name = f"washgate_cli_{uuid.uuid4().hex[:10]}"
-    plain = admin_url.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def sql(statement: str) -> None:
-        conn = await asyncpg.connect(plain)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(sql(f'CREATE DATABASE "{name}"'))
-    database_url = admin_url.rpartition("/")[0] + "/" + name
+    database_url, _ = postgres_database
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [*WASHGATE, "serve", "--port", str(port), "--workers", "2", "--no-access-log"]
-
-    def start(log_path: Path) -> subprocess.Popen[bytes]:
-        with log_path.open("w") as log:
-            process = subprocess.Popen(command, env=_env(database_url), stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    return process
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
-            time.sleep(0.3)
-
-    first = start(tmp_path / "first.log")
+    first = start_two_workers(database_url, port, tmp_path / "first.log")
     second = None
     try:
         first.send_signal(signal.SIGKILL)
@@ -457,14 +447,10 @@ def test_workers_stop_when_their_supervisor_is_killed(tmp_path):
         else:
             raise AssertionError("the workers still answer after their supervisor was killed")
         assert "the supervisor (pid" in (tmp_path / "first.log").read_text()
-        second = start(tmp_path / "second.log")  # the port is free again
+        second = start_two_workers(database_url, port, tmp_path / "second.log")  # the port is free again
         assert httpx.get(f"{base}/healthz").status_code == 200
     finally:
-        for process in (first, second):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                process.wait(timeout=20)
-        asyncio.run(sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        stop(first, second)
 
 
 @pytest.mark.server_args(WASHGATE_MAX_BODY_BYTES="4096")
