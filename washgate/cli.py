@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import logging.config
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -58,7 +59,7 @@ def using_database(settings: Settings) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        if not (unreachable(exc) or isinstance(exc, OperationalError | InterfaceError)):
+        if not (unreachable(exc) or isinstance(exc, OperationalError | InterfaceError | sqlite3.OperationalError)):
             raise
         reason = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
         lines = str(reason).strip().splitlines()
@@ -68,9 +69,16 @@ def using_database(settings: Settings) -> Iterator[None]:
 
 
 def migrate_database(settings: Settings) -> None:
+    from sqlalchemy.engine import make_url
+
     from core.migrate import upgrade
 
     with using_database(settings):
+        if settings.is_sqlite:
+            # Opened (created when missing, as SQLite does) by the standard driver first: a
+            # file that cannot be opened fails here, not in aiosqlite's worker thread, which
+            # then printed a traceback of its own as the process ended.
+            sqlite3.connect(make_url(settings.database_url).database or "").close()
         upgrade(settings.database_url)
 
 
