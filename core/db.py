@@ -35,7 +35,9 @@ from core.turns import Turns
 SQLITE_BUSY_STEP_MS = 20
 SQLITE_LOCK_WAIT_SECONDS = 30.0
 SQLITE_TURN_WAIT_SECONDS = 60.0  # a request's wait for this process's connection
-SQLITE_PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL")
+# journal_size_limit: a WAL that grew (a reader elsewhere kept it from starting over) is cut
+# back to 64 MiB when it starts over, instead of keeping its largest size on disk for good.
+SQLITE_PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL", "journal_size_limit=67108864")
 
 T = TypeVar("T")
 
