@@ -214,6 +214,17 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        from strawberry.http.websocket_origin import normalize_allowed_origins
+
+        try:
+            normalize_allowed_origins(value)
+        except ValueError:
+            raise ValueError("list origins such as https://app.example (scheme, host, optional port), or *") from None
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:

@@ -113,6 +113,16 @@ async def test_a_head_over_the_limit_sent_whole_is_answered_431(port, caplog, he
     writer.close()
 
 
+@pytest.mark.parametrize("first", [100, 3000, 4000])
+async def test_a_head_over_the_limit_in_two_pieces_is_answered_431(port, first):
+    """The piece a head begins in counts too (it was left out: 64 KiB more got through)."""
+    head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 6000 + b"\r\n\r\n"
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    status = await send_until_answered(reader, writer, [head[:first], head[first:]], pause=0.2)
+    assert status == b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    writer.close()
+
+
 async def test_a_complete_head_is_served_even_when_the_answer_takes_longer_than_the_head_timeout(port):
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Fine: " + b"a" * 2000 + b"\r\n\r\n")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
+from strawberry.http.websocket_origin import normalize_allowed_origins, normalize_origin
 
 from resolvers.errors import DomainError, ErrorCode
 from rest_compat import api_for_path
@@ -36,7 +37,7 @@ class CrossSiteWrites:
     def __init__(self, app: ASGIApp, *, allowed_origins: list[str]) -> None:
         self.app = app
         self.any_origin = "*" in allowed_origins
-        self.allowed = frozenset(origin.rstrip("/").lower() for origin in allowed_origins)
+        self.allowed = normalize_allowed_origins(allowed_origins)  # as browsers write them
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -46,7 +47,7 @@ class CrossSiteWrites:
             and not self.any_origin
         ):
             site, origin = _headers(scope)
-            if site in FROM_ANOTHER_SITE and (origin is None or origin.strip().lower() not in self.allowed):
+            if site in FROM_ANOTHER_SITE and (origin is None or normalize_origin(origin) not in self.allowed):
                 api = api_for_path(scope["path"])
                 if api is not None:
                     response = api.render_domain_error(Request(scope), CrossSiteRefused())

@@ -150,6 +150,8 @@ class WashgateGraphQL(GraphQL):
             keep_alive_interval=15,
             max_subscriptions_per_connection=services.settings.graphql_max_subscriptions,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),  # CONTRACT §4: not the legacy graphql-ws
+            # a browser page on a listed origin may open the subscription socket too
+            allowed_origins=services.settings.cors_origins,
         )
         self.db = db
         self.services = services

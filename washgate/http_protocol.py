@@ -38,8 +38,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._reading_head = True  # inside a request line and headers, or before the first request
         self._reading_body = False  # after a head, before its message is complete
         self._head_bytes = 0  # of the chunks after the one in which the head began
+        self._head_first_chunk = 0  # bytes of the chunk in which it began (its start among them)
         self._chunk_bytes = 0  # of the chunk being parsed
         self._heads_begun = 0
+        self._heads_begun_before_chunk = 0
         self._head_refused = False
         self._deadline: asyncio.TimerHandle | None = None
 
@@ -52,7 +54,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        heads_begun = self._heads_begun
+        heads_begun = self._heads_begun_before_chunk = self._heads_begun
         self._chunk_bytes = len(data)
         super().data_received(data)
         if self.transport.is_closing() or self.transport.get_protocol() is not self:  # refused, or a WebSocket now
@@ -64,7 +66,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         elif self._reading_head:
             self._arm(self.head_timeout)
             if heads_begun != self._heads_begun:  # a new head began inside this chunk: count from the next
-                self._head_bytes = 0
+                self._head_bytes = 0  # (the chunk may hold an earlier request's body, no reason to refuse)
+                self._head_first_chunk = len(data)
                 return
             self._head_bytes += len(data)
             if self._head_bytes > self.max_head_bytes:
@@ -76,9 +79,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._heads_begun += 1
 
     def on_headers_complete(self) -> None:
-        # A head that arrived within one or two chunks is measured once it is complete
-        # (only when those chunks were large enough to hold one over the limit).
-        if self._head_bytes + self._chunk_bytes > self.max_head_bytes and self._head_size() > self.max_head_bytes:
+        # A complete head is measured exactly, when the chunks it came in (the one it began
+        # in counted whole) could hold one over the limit.
+        began_in_this_chunk = self._heads_begun != self._heads_begun_before_chunk
+        arrived = self._chunk_bytes + (0 if began_in_this_chunk else self._head_first_chunk + self._head_bytes)
+        if arrived > self.max_head_bytes and self._head_size() > self.max_head_bytes:
             self._head_refused = True
             raise _HeadTooLarge  # stops the parser: uvicorn answers it with send_400_response
         self._reading_head = False

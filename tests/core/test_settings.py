@@ -273,3 +273,13 @@ def test_a_refused_otp_length_is_reported_alone():
 def test_an_empty_item_of_a_list_is_ignored(monkeypatch):
     monkeypatch.setenv("WASHGATE_ALLOWED_COUNTRIES", "RU,")
     assert Settings(_env_file=None).allowed_countries == ["RU"]
+
+
+def test_cors_origins_must_be_origins():
+    assert Settings(_env_file=None, cors_origins="https://app.example, http://localhost:3000").cors_origins == [
+        "https://app.example",
+        "http://localhost:3000",
+    ]
+    for bad in ("app.example", "https://app.example/path"):
+        with pytest.raises(ValidationError, match=r"list origins such as https://app\.example"):
+            Settings(_env_file=None, cors_origins=bad)

@@ -180,3 +180,25 @@ async def test_the_legacy_graphql_ws_subprotocol_is_refused(app):
         with pytest.raises(WebSocketDisconnect) as closed:
             await ws.receive_json(timeout=5)
     assert (closed.value.code, closed.value.reason) == (4406, "Subprotocol not acceptable")
+
+
+@pytest.mark.settings(cors_origins=["https://app.example"])
+async def test_a_browser_page_on_a_listed_origin_may_open_the_socket(app):
+    """Strawberry refuses cross-origin WebSockets unless told the origins: listed ones were refused too."""
+
+    @asynccontextmanager
+    async def from_origin(origin: str) -> AsyncIterator[Any]:
+        async with ASGIWebSocketTransport(app=app) as transport:
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+                url, protocols = "http://testserver/graphql", ["graphql-transport-ws"]
+                async with aconnect_ws(url, http, subprotocols=protocols, headers={"Origin": origin}) as ws:
+                    yield ws
+
+    async with from_origin("https://app.example") as ws:
+        await ws.send_json({"type": "connection_init"})
+        assert (await ws.receive_json(timeout=5))["type"] == "connection_ack"
+    with pytest.raises(ExceptionGroup) as refused:  # closed before it was accepted (a real server: 403)
+        async with from_origin("https://evil.example"):
+            pass
+    [closed] = refused.value.exceptions
+    assert isinstance(closed, WebSocketDisconnect) and closed.code == 1008
