@@ -21,7 +21,6 @@ from graphql import (
     GraphQLError,
     InlineFragmentNode,
     IntValueNode,
-    Node,
     OperationDefinitionNode,
     SelectionSetNode,
     Visitor,
@@ -175,9 +174,9 @@ def unsafe_to_validate(document: DocumentNode, *, max_fields: int) -> GraphQLErr
         if name in sizes:
             return sizes[name]
         if name not in fragments:
-            raise _Refused(f"Unknown fragment '{name}'.", node)
+            raise GraphQLError(f"Unknown fragment '{name}'.", node)
         if name in walking:
-            raise _Refused(f"Cannot spread fragment '{name}' within itself.", node)
+            raise GraphQLError(f"Cannot spread fragment '{name}' within itself.", node)
         walking.add(name)
         sizes[name] = size(fragments[name].selection_set)
         walking.discard(name)
@@ -188,13 +187,13 @@ def unsafe_to_validate(document: DocumentNode, *, max_fields: int) -> GraphQLErr
             if isinstance(definition, (OperationDefinitionNode, FragmentDefinitionNode)):
                 selected = size(definition.selection_set)
                 if selected > max_fields:
-                    raise _Refused(
+                    raise GraphQLError(
                         f"The document selects {selected} fields once its fragments are spread;"
                         f" the limit is {max_fields}.",
                         definition,
                     )
-    except _Refused as refused:
-        return GraphQLError(refused.message, refused.node)
+    except GraphQLError as refused:
+        return refused
     except RecursionError:  # fields nested deeper than the interpreter's stack
         return GraphQLError("The document is nested too deeply.")
     literals = _Literals()
@@ -202,13 +201,6 @@ def unsafe_to_validate(document: DocumentNode, *, max_fields: int) -> GraphQLErr
     if literals.too_long is not None:
         return GraphQLError(f"An integer literal has more than {MAX_INT_LITERAL_DIGITS} digits.", literals.too_long)
     return None
-
-
-class _Refused(Exception):
-    def __init__(self, message: str, node: Node) -> None:
-        super().__init__(message)
-        self.message = message
-        self.node = node
 
 
 MAX_KEPT_QUERY_CHARS = 16_384  # longer texts are checked every time, never kept
